@@ -1,0 +1,19 @@
+# The README's two commands: `go run ./cmd/wsgiproxy demo` and `make test`.
+GO ?= go
+
+.PHONY: test deps check demo bench fuzz
+
+# test installs what the tests need (idempotent), then runs every check.
+test: deps check
+	$(GO) test -race -count=1 ./...
+
+deps:
+	bash scripts/install-test-deps.sh
+
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt wants to change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+demo:
+	$(GO) run ./cmd/wsgiproxy demo

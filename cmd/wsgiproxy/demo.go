@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"os"
+
+	"github.com/wsgiproxy/wsgiproxy-go/internal/server"
+	"github.com/wsgiproxy/wsgiproxy-go/wsgiproxy"
+)
+
+func init() {
+	register(command{name: "demo", summary: "run an echo backend and a front mounted at /demo, in one process", run: runDemo})
+}
+
+func runDemo(ctx context.Context, args []string) error {
+	fs := newFlagSet("demo", "[--listen ADDR]")
+	listen := fs.String("listen", "127.0.0.1:8000", "the front listens on `HOST:PORT`")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	backendLn, err := server.Listen("127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer backendLn.Close()
+	backend, err := echoHandler(wsgiproxy.Middleware{Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	if err != nil {
+		return err
+	}
+	frontLn, err := server.Listen(*listen)
+	if err != nil {
+		return err
+	}
+	defer frontLn.Close()
+	keys := &keyFlags{
+		str:     listFlag{"REMOTE_USER"},
+		json:    listFlag{"demo.settings"},
+		set:     listFlag{"REMOTE_USER=demo-user"},
+		setJSON: listFlag{`demo.settings={"theme":"dark","answer":42}`},
+	}
+	front, err := buildFront(frontConfig{to: server.URL(backendLn), mount: "/demo", timeout: wsgiproxy.DefaultTimeout, mw: &middlewareFlags{}, keys: keys})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/demo", front)
+	mux.Handle("/demo/", front)
+	mux.Handle("/{$}", http.RedirectHandler("/demo/", http.StatusFound))
+
+	errc := make(chan error, 1)
+	go func() { errc <- server.Serve(ctx, server.Config{Announce: io.Discard}, backendLn, backend) }()
+	fmt.Fprintf(os.Stderr, "echo backend on %s; open %s/demo/ (Ctrl-C stops)\n", server.URL(backendLn), server.URL(frontLn))
+	err = server.Serve(ctx, server.Config{}, frontLn, mux)
+	if berr := <-errc; err == nil {
+		err = berr
+	}
+	return err
+}

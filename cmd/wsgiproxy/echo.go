@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/wsgiproxy/wsgiproxy-go/echo"
+	"github.com/wsgiproxy/wsgiproxy-go/internal/server"
+	"github.com/wsgiproxy/wsgiproxy-go/wsgiproxy"
+)
+
+func init() {
+	register(command{name: "echo", summary: "run the echo application behind the backend middleware", run: runEcho})
+}
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+func runEcho(ctx context.Context, args []string) error {
+	fs := newFlagSet("echo", "--listen ADDR [--trust CIDR]... [flags]")
+	listen := fs.String("listen", "127.0.0.1:9000", "listen on `HOST:PORT` (port 0 picks a free port)")
+	prefix := fs.String("prefix", "", "force SCRIPT_NAME to `P`")
+	popPrefix := fs.String("pop-prefix", "", "move `P` from the start of PATH_INFO to SCRIPT_NAME (400 outside it)")
+	scheme := fs.String("scheme", "", "force wsgi.url_scheme to `S` (http or https)")
+	host := fs.String("host", "", "force HTTP_HOST, SERVER_NAME and SERVER_PORT to `NAME:PORT`")
+	domain := fs.String("domain", "", "force SERVER_NAME to `NAME`")
+	port := fs.String("port", "", "force SERVER_PORT to `N`")
+	var mf middlewareFlags
+	mf.register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := mf.middleware()
+	if err != nil {
+		return err
+	}
+	cfg.Prefix, cfg.PopPrefix, cfg.Scheme = *prefix, *popPrefix, *scheme
+	cfg.Host, cfg.Domain, cfg.Port = *host, *domain, *port
+	h, err := echoHandler(cfg)
+	if err != nil {
+		return err
+	}
+	return server.Run(ctx, server.Config{Listen: *listen}, h)
+}
+
+func echoHandler(cfg wsgiproxy.Middleware) (http.Handler, error) {
+	mw, err := wsgiproxy.NewMiddleware(cfg)
+	if err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			return nil, err
+		}
+		return nil, usageError{err}
+	}
+	return mw(echo.Handler), nil
+}

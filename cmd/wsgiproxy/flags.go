@@ -1,0 +1,88 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/wsgiproxy/wsgiproxy-go/wsgiproxy"
+)
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}
+
+// middlewareFlags are the backend middleware's flags, shared by every
+// server command that receives requests from a front.
+type middlewareFlags struct {
+	trust listFlag
+}
+
+func (f *middlewareFlags) register(fs *flag.FlagSet) {
+	fs.Var(&f.trust, "trust", "trust context headers from peers in this `CIDR` (repeatable; 127.0.0.1/32, ::1/128, 10.0.0.0/8)")
+}
+
+// middleware builds the configured Middleware; forced settings are the
+// caller's to add.
+func (f *middlewareFlags) middleware() (wsgiproxy.Middleware, error) {
+	nets, err := wsgiproxy.ParseTrusted(f.trust)
+	if err != nil {
+		return wsgiproxy.Middleware{}, usageError{err}
+	}
+	return wsgiproxy.Middleware{Trusted: nets}, nil
+}
+
+// keyFlags are the front's extra-key flags.
+type keyFlags struct {
+	str, unicode, json listFlag
+	set, setJSON       listFlag
+}
+
+func (f *keyFlags) register(fs *flag.FlagSet) {
+	fs.Var(&f.str, "string-key", "forward environ `KEY` as a byte string, X-Wsgiproxy-Str-N (repeatable)")
+	fs.Var(&f.unicode, "unicode-key", "forward environ `KEY` as UTF-8 text, X-Wsgiproxy-Unicode-N (repeatable)")
+	fs.Var(&f.json, "json-key", "forward environ `KEY` as JSON, X-Wsgiproxy-Json-N (repeatable)")
+	fs.Var(&f.set, "set", "put `KEY=VALUE` (a string) into every request's environ (repeatable)")
+	fs.Var(&f.setJSON, "set-json", "put `KEY=JSON` (a decoded JSON value) into every request's environ (repeatable)")
+}
+
+func (f *keyFlags) keys() wsgiproxy.Keys {
+	return wsgiproxy.Keys{Str: f.str, Unicode: f.unicode, JSON: f.json}
+}
+
+// fixed parses --set and --set-json into extra keys.
+func (f *keyFlags) fixed() (map[string]any, error) {
+	kv := map[string]any{}
+	for _, s := range f.set {
+		k, v, ok := strings.Cut(s, "=")
+		if !ok || k == "" {
+			return nil, usageError{fmt.Errorf("--set %q: want KEY=VALUE", s)}
+		}
+		kv[k] = v
+	}
+	for _, s := range f.setJSON {
+		k, v, ok := strings.Cut(s, "=")
+		if !ok || k == "" {
+			return nil, usageError{fmt.Errorf("--set-json %q: want KEY=JSON", s)}
+		}
+		var val any
+		dec := json.NewDecoder(strings.NewReader(v))
+		dec.UseNumber()
+		if err := dec.Decode(&val); err != nil || dec.More() {
+			return nil, usageError{fmt.Errorf("--set-json %q: the value is not one JSON value", s)}
+		}
+		kv[k] = val
+	}
+	for k := range kv {
+		if wsgiproxy.IsReservedKey(k) {
+			return nil, usageError{fmt.Errorf("--set %q: names a core environ variable", k)}
+		}
+	}
+	return kv, nil
+}

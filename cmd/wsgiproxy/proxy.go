@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/wsgiproxy/wsgiproxy-go/internal/server"
+	"github.com/wsgiproxy/wsgiproxy-go/wsgiproxy"
+)
+
+func init() {
+	register(command{name: "proxy", summary: "run the front proxy before a backend", run: runProxy})
+}
+
+func runProxy(ctx context.Context, args []string) error {
+	fs := newFlagSet("proxy", "--listen ADDR --to URL [flags]")
+	listen := fs.String("listen", "127.0.0.1:8080", "listen on `HOST:PORT` (port 0 picks a free port)")
+	to := fs.String("to", "", "forward to this `URL`; a path and a query are kept (http://127.0.0.1:9000/myapp?some=qs)")
+	mount := fs.String("mount", "", "serve under this `PREFIX`, which becomes SCRIPT_NAME")
+	preserveHost := fs.Bool("preserve-host", false, "send the client's Host upstream instead of the target's")
+	forwarded := fs.Bool("forwarded", false, "also send an RFC 7239 Forwarded header")
+	timeout := fs.Duration("timeout", wsgiproxy.DefaultTimeout, "wait at most `DURATION` for the upstream's response headers")
+	var mf middlewareFlags
+	mf.register(fs)
+	var kf keyFlags
+	kf.register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *to == "" {
+		return usageError{errorf("--to is required")}
+	}
+	h, err := buildFront(frontConfig{to: *to, mount: *mount, preserveHost: *preserveHost, forwarded: *forwarded, timeout: *timeout, mw: &mf, keys: &kf})
+	if err != nil {
+		return err
+	}
+	return server.Run(ctx, server.Config{Listen: *listen}, h)
+}
+
+type frontConfig struct {
+	to           string
+	mount        string
+	preserveHost bool
+	forwarded    bool
+	timeout      time.Duration
+	mw           *middlewareFlags
+	keys         *keyFlags
+}
+
+// buildFront wires the front: inbound middleware (so fronts chain), the
+// mount point, the fixed keys, then the proxy.
+func buildFront(c frontConfig) (http.Handler, error) {
+	p, err := wsgiproxy.NewProxy(c.to)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	if err := wsgiproxy.CheckPrefix(c.mount); err != nil {
+		return nil, usageError{errorf("--mount %q: %v", c.mount, err)}
+	}
+	p.Keys = c.keys.keys()
+	p.PreserveHost = c.preserveHost
+	p.Forwarded = c.forwarded
+	p.Timeout = c.timeout
+	if err := p.Validate(); err != nil {
+		return nil, usageError{err}
+	}
+	fixed, err := c.keys.fixed()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := c.mw.middleware()
+	if err != nil {
+		return nil, err
+	}
+	mw, err := wsgiproxy.NewMiddleware(cfg)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	var h http.Handler = p
+	if len(fixed) > 0 {
+		h = withKeys(fixed, h)
+	}
+	return mw(wsgiproxy.Mount(c.mount, h)), nil
+}
+
+// withKeys puts fixed extra keys into every request's environ.
+func withKeys(kv map[string]any, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r2, err := wsgiproxy.SetKeys(r, kv)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		next.ServeHTTP(w, r2)
+	})
+}

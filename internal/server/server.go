@@ -1,0 +1,119 @@
+// Package server runs an http.Handler the way every wsgiproxy server
+// command does: safe timeouts, a "listening on" line for scripts, and a
+// graceful shutdown when its context ends.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+)
+
+// Defaults for the fields of [Config] left zero.
+const (
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultIdleTimeout       = 120 * time.Second
+	DefaultShutdownTimeout   = 30 * time.Second
+	DefaultMaxHeaderBytes    = 64 << 10
+)
+
+// Config says where and how a server listens. Its zero value listens on
+// a free loopback port with the defaults above.
+type Config struct {
+	// Listen is HOST:PORT; port 0 picks a free port.
+	Listen            string
+	ReadHeaderTimeout time.Duration
+	IdleTimeout       time.Duration
+	// ShutdownTimeout bounds how long in-flight requests may run on
+	// after the context ends.
+	ShutdownTimeout time.Duration
+	MaxHeaderBytes  int
+	// Announce receives the "listening on URL" line; nil means stderr.
+	Announce io.Writer
+	Logger   *slog.Logger
+}
+
+// Listen opens the listener that cfg.Listen names.
+func Listen(addr string) (net.Listener, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return nil, fmt.Errorf("server: --listen %q: want HOST:PORT: %v", addr, err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	return ln, nil
+}
+
+// URL is the address clients use to reach ln.
+func URL(ln net.Listener) string {
+	return "http://" + ln.Addr().String()
+}
+
+// Run serves h on cfg.Listen until ctx ends, then stops accepting, lets
+// in-flight requests finish (bounded by ShutdownTimeout) and returns nil.
+func Run(ctx context.Context, cfg Config, h http.Handler) error {
+	ln, err := Listen(cfg.Listen)
+	if err != nil {
+		return err
+	}
+	return Serve(ctx, cfg, ln, h)
+}
+
+// Serve is [Run] on a listener the caller opened.
+func Serve(ctx context.Context, cfg Config, ln net.Listener, h http.Handler) error {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: orDuration(cfg.ReadHeaderTimeout, DefaultReadHeaderTimeout),
+		IdleTimeout:       orDuration(cfg.IdleTimeout, DefaultIdleTimeout),
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	if srv.MaxHeaderBytes == 0 {
+		srv.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	announce := cfg.Announce
+	if announce == nil {
+		announce = os.Stderr
+	}
+	fmt.Fprintf(announce, "listening on %s\n", URL(ln))
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("server: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "addr", ln.Addr().String())
+	sctx, cancel := context.WithTimeout(context.Background(), orDuration(cfg.ShutdownTimeout, DefaultShutdownTimeout))
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+		return fmt.Errorf("server: shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("server: %w", err)
+	}
+	return nil
+}
+
+func orDuration(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}

@@ -1,0 +1,650 @@
+package wsgiproxy
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Default limits of a [Middleware].
+const (
+	DefaultMaxValueSize  = 64 << 10
+	DefaultMaxKeyHeaders = 64
+)
+
+// Middleware configures the backend middleware, which restores on the
+// backend the environ that a front proxy saw. Build the middleware with
+// [NewMiddleware].
+//
+// Security: context headers (X-Forwarded-*, Forwarded, X-Script-Name,
+// X-Traversal-*, X-WSGIProxy-*) count only from a peer in Trusted or, with
+// a Verifier, from a request with a valid signature. From anyone else
+// they are removed and the environ is that of the direct connection. This
+// is unlike middleware that trusts X-Forwarded-For from anyone (such as
+// chi's RealIP): only list the networks of your own proxies.
+//
+// When both header families are present, the first of each list wins:
+//
+//	host:        X-WSGIProxy-Host, X-Forwarded-Server, X-Forwarded-Host (+ X-Forwarded-Port), Forwarded host=, Host
+//	scheme:      X-WSGIProxy-Wsgi-Url-Scheme, X-Forwarded-Scheme, X-Forwarded-Proto, Forwarded proto=, TLS
+//	client:      X-Forwarded-For, Forwarded for=, the peer's address
+//	script name: X-WSGIProxy-Script-Name (replaces), X-Script-Name, X-Forwarded-Script-Name, X-Forwarded-Prefix (prepended)
+//
+// The forced settings (Prefix, PopPrefix, Scheme, Host, Domain, Port) are
+// applied last, to trusted and untrusted requests alike.
+type Middleware struct {
+	// Trusted lists the networks of the proxies allowed to describe a
+	// request. Parse --trust values with [ParseTrusted].
+	Trusted []netip.Prefix
+	// TrustUnix trusts peers connected over a unix socket (they have no
+	// address).
+	TrustUnix bool
+
+	// Verifier, when set, checks every request's signature; a request
+	// with a valid one is trusted whatever its peer, and every other
+	// request is refused with 401 unless AllowUnsigned is set, in which
+	// case an unsigned request is served as an untrusted one.
+	Verifier      Verifier
+	AllowUnsigned bool
+
+	// Prefix sets SCRIPT_NAME. PopPrefix moves that prefix from the
+	// start of PATH_INFO to the end of SCRIPT_NAME; a request outside it
+	// is a 400. They exclude each other.
+	Prefix    string
+	PopPrefix string
+	// Scheme forces wsgi.url_scheme ("http" or "https").
+	Scheme string
+	// Host forces HTTP_HOST, SERVER_NAME and SERVER_PORT; it must be
+	// NAME:PORT. Domain forces the name only, Port the port only; Host
+	// excludes both.
+	Host   string
+	Domain string
+	Port   string
+
+	// MaxValueSize bounds a key's decoded value; 0 means
+	// DefaultMaxValueSize.
+	MaxValueSize int
+	// MaxKeyHeaders bounds the number of key headers in one request; 0
+	// means DefaultMaxKeyHeaders.
+	MaxKeyHeaders int
+	// Pickle decodes X-Wsgiproxy-Pickle-N values. Nil refuses them with
+	// a 400. Package pickle's Unmarshal is the usual choice; it must
+	// refuse anything but plain data.
+	Pickle func(data []byte, maxSize int) (any, error)
+
+	// Logger receives a record for every refused request; nil means
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// NewMiddleware checks cfg and returns the middleware it describes.
+func NewMiddleware(cfg Middleware) (func(http.Handler) http.Handler, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	m := cfg
+	if m.MaxValueSize <= 0 {
+		m.MaxValueSize = DefaultMaxValueSize
+	}
+	if m.MaxKeyHeaders <= 0 {
+		m.MaxKeyHeaders = DefaultMaxKeyHeaders
+	}
+	if m.Logger == nil {
+		m.Logger = slog.Default()
+	}
+	m.Prefix = strings.TrimRight(m.Prefix, "/")
+	m.PopPrefix = strings.TrimRight(m.PopPrefix, "/")
+	m.Scheme = strings.ToLower(m.Scheme)
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r2, status, err := m.restore(r)
+			if err != nil {
+				m.Logger.Warn("wsgiproxy: request refused", "status", status, "remote", r.RemoteAddr, "path", r.URL.Path, "err", err.Error())
+				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+				w.Header().Set("X-Content-Type-Options", "nosniff")
+				w.WriteHeader(status)
+				fmt.Fprintln(w, err.Error())
+				return
+			}
+			next.ServeHTTP(w, r2)
+		})
+	}, nil
+}
+
+func (m *Middleware) validate() error {
+	switch {
+	case m.Prefix != "" && m.PopPrefix != "":
+		return errors.New("wsgiproxy: prefix and pop_prefix exclude each other")
+	case m.Host != "" && (m.Domain != "" || m.Port != ""):
+		return errors.New("wsgiproxy: host excludes domain and port")
+	}
+	for name, p := range map[string]string{"prefix": m.Prefix, "pop_prefix": m.PopPrefix} {
+		if err := CheckPrefix(p); err != nil {
+			return fmt.Errorf("wsgiproxy: %s %q: %v", name, p, err)
+		}
+	}
+	if m.Scheme != "" && !validScheme(strings.ToLower(m.Scheme)) {
+		return fmt.Errorf("wsgiproxy: scheme %q: want http or https", m.Scheme)
+	}
+	if m.Host != "" {
+		if _, port, err := net.SplitHostPort(m.Host); err != nil || port == "" {
+			return fmt.Errorf("wsgiproxy: host %q: want NAME:PORT", m.Host)
+		}
+		if err := checkHost(m.Host); err != nil {
+			return fmt.Errorf("wsgiproxy: host %q: %v", m.Host, err)
+		}
+	}
+	if m.Domain != "" {
+		if err := checkHost(m.Domain); err != nil || strings.Contains(m.Domain, ":") && !strings.HasPrefix(m.Domain, "[") {
+			return fmt.Errorf("wsgiproxy: domain %q: want a host name without port", m.Domain)
+		}
+	}
+	if m.Port != "" {
+		if err := checkPort(m.Port); err != nil {
+			return fmt.Errorf("wsgiproxy: port %q: %v", m.Port, err)
+		}
+	}
+	if m.AllowUnsigned && m.Verifier == nil {
+		return errors.New("wsgiproxy: allow-unsigned needs a verifier (secret files)")
+	}
+	return nil
+}
+
+// HeaderError is a malformed context header from a trusted peer.
+type HeaderError struct {
+	Header  string
+	Problem string
+}
+
+func (e *HeaderError) Error() string {
+	return "wsgiproxy: " + e.Header + ": " + e.Problem
+}
+
+func headerErr(h, format string, args ...any) error {
+	return &HeaderError{Header: h, Problem: fmt.Sprintf(format, args...)}
+}
+
+// restored is what the middleware will apply, gathered in full before
+// anything changes so that a bad header leaves nothing half applied.
+type restored struct {
+	remoteAddr string
+	host       string
+	scheme     string
+	scriptName string
+	url        *url.URL
+	extra      map[string]any
+}
+
+func (m *Middleware) restore(r *http.Request) (*http.Request, int, error) {
+	trusted, err := m.trusted(r)
+	if err != nil {
+		return nil, http.StatusUnauthorized, err
+	}
+	st := stateOf(r)
+	env := EnvironOf(r)
+	rs := restored{
+		remoteAddr: r.RemoteAddr,
+		host:       r.Host,
+		scheme:     env.URLScheme,
+		scriptName: st.scriptName,
+		url:        r.URL,
+		extra:      st.extra,
+	}
+	if trusted {
+		if err := m.readHeaders(r, &rs); err != nil {
+			return nil, http.StatusBadRequest, err
+		}
+	}
+	if err := m.force(&rs); err != nil {
+		return nil, http.StatusBadRequest, err
+	}
+	removeContextHeaders(r.Header)
+
+	s := &state{scriptName: rs.scriptName, scheme: rs.scheme, extra: rs.extra}
+	r2 := withState(r, s)
+	r2.RemoteAddr = rs.remoteAddr
+	r2.Host = rs.host
+	r2.URL = rs.url
+	return r2, 0, nil
+}
+
+func (m *Middleware) trusted(r *http.Request) (bool, error) {
+	if m.Verifier != nil {
+		signed, err := m.Verifier.Verify(r)
+		if err != nil {
+			return false, fmt.Errorf("wsgiproxy: signature refused: %v", err)
+		}
+		if !signed && !m.AllowUnsigned {
+			return false, errors.New("wsgiproxy: signature refused: the request is not signed (no Signature header)")
+		}
+		return signed, nil
+	}
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		return inNetworks(m.Trusted, ap.Addr()), nil
+	}
+	return m.TrustUnix && isUnixPeer(r.RemoteAddr), nil
+}
+
+// readHeaders reads every context header of a trusted request into rs.
+func (m *Middleware) readHeaders(r *http.Request, rs *restored) error {
+	h := r.Header
+	if v, ok := first(h, HeaderVersion); ok && v != ProtocolVersion {
+		return headerErr("X-WSGIProxy-Version", "unsupported version %q (want %s)", v, ProtocolVersion)
+	}
+	fwd, err := m.forwarded(h)
+	if err != nil {
+		return err
+	}
+	if err := m.readClient(h, fwd, rs); err != nil {
+		return err
+	}
+	if err := readScheme(h, fwd, rs); err != nil {
+		return err
+	}
+	if err := readHost(h, fwd, rs); err != nil {
+		return err
+	}
+	if err := readPath(h, rs); err != nil {
+		return err
+	}
+	return m.readKeys(h, rs)
+}
+
+func (m *Middleware) forwarded(h http.Header) ([]forwardedElement, error) {
+	lines := h[HeaderForwarded]
+	if len(lines) == 0 {
+		return nil, nil
+	}
+	els, err := parseForwarded(lines)
+	if err != nil {
+		return nil, headerErr(HeaderForwarded, "%v", err)
+	}
+	return els, nil
+}
+
+func (m *Middleware) readClient(h http.Header, fwd []forwardedElement, rs *restored) error {
+	var addrs []netip.Addr
+	if lines := h[HeaderForwardedFor]; len(lines) > 0 {
+		for _, line := range lines {
+			for _, e := range strings.Split(line, ",") {
+				a, err := parseClientAddr(e)
+				if err != nil {
+					return headerErr(HeaderForwardedFor, "%v", err)
+				}
+				addrs = append(addrs, a)
+			}
+		}
+	} else {
+		for _, el := range fwd {
+			if el.For == "" || el.For == "unknown" || strings.HasPrefix(el.For, "_") {
+				continue
+			}
+			a, err := parseClientAddr(el.For)
+			if err != nil {
+				return headerErr(HeaderForwarded, "for=%v", err)
+			}
+			addrs = append(addrs, a)
+		}
+	}
+	if len(addrs) == 0 {
+		return nil
+	}
+	rs.remoteAddr = net.JoinHostPort(pickClient(addrs, m.Trusted).String(), "0")
+	return nil
+}
+
+func readScheme(h http.Header, fwd []forwardedElement, rs *restored) error {
+	name, v, ok := firstOf(h, HeaderOverrideScheme, HeaderForwardedScheme)
+	if !ok {
+		if vals, found := lastList(h, HeaderForwardedProto); found {
+			name, v, ok = HeaderForwardedProto, vals, true
+		}
+	}
+	if !ok {
+		for i := len(fwd) - 1; i >= 0; i-- {
+			if fwd[i].Proto != "" {
+				name, v, ok = HeaderForwarded, fwd[i].Proto, true
+				break
+			}
+		}
+	}
+	if !ok {
+		return nil
+	}
+	v = strings.ToLower(v)
+	if !validScheme(v) {
+		return headerErr(displayName(name), "scheme %q: want http or https", v)
+	}
+	rs.scheme = v
+	return nil
+}
+
+func readHost(h http.Header, fwd []forwardedElement, rs *restored) error {
+	name, v, ok := firstOf(h, HeaderOverrideHost, HeaderForwardedServer)
+	standard := false
+	if !ok {
+		if last, found := lastList(h, HeaderForwardedHost); found {
+			name, v, ok, standard = HeaderForwardedHost, last, true, true
+		}
+	}
+	if !ok {
+		for i := len(fwd) - 1; i >= 0; i-- {
+			if fwd[i].Host != "" {
+				name, v, ok, standard = HeaderForwarded, fwd[i].Host, true, true
+				break
+			}
+		}
+	}
+	if ok {
+		if err := checkHost(v); err != nil {
+			return headerErr(displayName(name), "host %q: %v", v, err)
+		}
+		rs.host = v
+	} else {
+		standard = true
+	}
+	if port, found := lastList(h, HeaderForwardedPort); found && standard {
+		if err := checkPort(port); err != nil {
+			return headerErr(HeaderForwardedPort, "port %q: %v", port, err)
+		}
+		rs.host = hostWithPort(rs.host, port, rs.scheme)
+	}
+	return nil
+}
+
+// hostWithPort replaces the port of host; the scheme's default port is
+// left implicit when host had none.
+func hostWithPort(host, port, scheme string) string {
+	name, old := splitHostPort(host)
+	if old == "" && port == defaultPort(scheme) {
+		return host
+	}
+	return net.JoinHostPort(name, port)
+}
+
+func readPath(h http.Header, rs *restored) error {
+	if v, ok := first(h, HeaderOverrideScriptName); ok {
+		sn, err := cleanScriptName(v)
+		if err != nil {
+			return headerErr("X-WSGIProxy-Script-Name", "%q %v", v, err)
+		}
+		rs.scriptName = sn
+	} else if name, v, ok := firstOf(h, HeaderScriptName, HeaderForwardedScript, HeaderForwardedPrefix); ok {
+		if name == HeaderForwardedPrefix {
+			v, _ = lastList(h, HeaderForwardedPrefix)
+		}
+		sn, err := cleanScriptName(v)
+		if err != nil {
+			return headerErr(displayName(name), "%q %v", v, err)
+		}
+		rs.scriptName = sn + rs.scriptName
+	}
+
+	u := rs.url
+	if v, ok := first(h, HeaderTraversalPath); ok {
+		tp := normalizePrefix(v)
+		if err := CheckPrefix(tp); err != nil {
+			return headerErr(HeaderTraversalPath, "%q %v", v, err)
+		}
+		trimmed, ok := trimPathPrefix(u, tp)
+		if !ok {
+			return headerErr(HeaderTraversalPath, "path %q does not start with %q", u.Path, tp)
+		}
+		u = trimmed
+	}
+	if v, ok := first(h, HeaderOverridePathInfo); ok {
+		if v != "" && v[0] != '/' || hasControl(v) {
+			return headerErr("X-WSGIProxy-Path-Info", "%q: want a path starting with / without control bytes", v)
+		}
+		u2 := *u
+		u2.Path, u2.RawPath = v, ""
+		u = &u2
+	}
+	if v, ok := first(h, HeaderOverrideQuery); ok {
+		if hasControl(v) || strings.ContainsAny(v, " #") {
+			return headerErr("X-WSGIProxy-Query-String", "%q: not a raw query string", v)
+		}
+		u2 := *u
+		u2.RawQuery = v
+		u = &u2
+	}
+	rs.url = u
+	return nil
+}
+
+func cleanScriptName(v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	if err := CheckPrefix(v); err != nil {
+		return "", err
+	}
+	return strings.TrimRight(v, "/"), nil
+}
+
+// readKeys decodes every X-Wsgiproxy-{Str,Unicode,Json,Pickle}-N header.
+func (m *Middleware) readKeys(h http.Header, rs *restored) error {
+	n := 0
+	var extra map[string]any
+	for name, vals := range h {
+		kind, ok := parseKeyHeader(name)
+		if !ok {
+			continue
+		}
+		for _, v := range vals {
+			n++
+			if n > m.MaxKeyHeaders {
+				return headerErr(name, "more than %d key headers", m.MaxKeyHeaders)
+			}
+			key, value, err := m.decodeKey(kind, v)
+			if err != nil {
+				return headerErr(name, "%v", err)
+			}
+			if extra == nil {
+				extra = make(map[string]any, len(rs.extra)+4)
+				for k, v := range rs.extra {
+					extra[k] = v
+				}
+			} else if _, dup := extra[key]; dup {
+				return headerErr(name, "key %q sent twice", key)
+			}
+			extra[key] = value
+		}
+	}
+	if extra != nil {
+		rs.extra = extra
+	}
+	return nil
+}
+
+func (m *Middleware) decodeKey(kind KeyKind, v string) (string, any, error) {
+	qkey, enc, ok := strings.Cut(v, " ")
+	if !ok || qkey == "" {
+		return "", nil, errors.New("want \"KEY VALUE\": key header without a value")
+	}
+	key, err := UnquoteKey(qkey)
+	if err != nil {
+		return "", nil, err
+	}
+	if IsReservedKey(key) {
+		return "", nil, fmt.Errorf("key %q names a core environ variable", key)
+	}
+	if len(enc) > m.MaxValueSize*4/3+8 {
+		return "", nil, fmt.Errorf("key %q: value over %d bytes", key, m.MaxValueSize)
+	}
+	b, err := DecodeValue(enc)
+	if err != nil {
+		return "", nil, fmt.Errorf("key %q: %v", key, err)
+	}
+	if len(b) > m.MaxValueSize {
+		return "", nil, fmt.Errorf("key %q: value over %d bytes", key, m.MaxValueSize)
+	}
+	switch kind {
+	case KindStr:
+		return key, string(b), nil
+	case KindUnicode:
+		if !utf8.Valid(b) {
+			return "", nil, fmt.Errorf("key %q: unicode value is not UTF-8", key)
+		}
+		return key, string(b), nil
+	case KindJSON:
+		val, err := decodeJSON(b)
+		if err != nil {
+			return "", nil, fmt.Errorf("key %q: JSON value does not parse: %v", key, err)
+		}
+		return key, val, nil
+	default:
+		if m.Pickle == nil {
+			return "", nil, fmt.Errorf("key %q: pickle values are not accepted here", key)
+		}
+		val, err := m.Pickle(b, m.MaxValueSize)
+		if err != nil {
+			return "", nil, fmt.Errorf("key %q: %v", key, err)
+		}
+		return key, val, nil
+	}
+}
+
+// decodeJSON decodes exactly one JSON value, keeping numbers as
+// json.Number so that big integers and their text survive a round trip.
+func decodeJSON(b []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, errors.New("more than one value")
+	}
+	return v, nil
+}
+
+// force applies the configured overrides.
+func (m *Middleware) force(rs *restored) error {
+	if m.Prefix != "" {
+		rs.scriptName = m.Prefix
+	}
+	if m.PopPrefix != "" {
+		u, ok := trimPathPrefix(rs.url, m.PopPrefix)
+		if !ok {
+			return fmt.Errorf("wsgiproxy: pop_prefix: expected a path under %q, got %q", m.PopPrefix, rs.url.Path)
+		}
+		rs.url = u
+		rs.scriptName += m.PopPrefix
+	}
+	if m.Scheme != "" {
+		rs.scheme = m.Scheme
+	}
+	switch {
+	case m.Host != "":
+		rs.host = m.Host
+	case m.Domain != "" || m.Port != "":
+		name, port := splitHostPort(rs.host)
+		if m.Domain != "" {
+			name = m.Domain
+		}
+		if m.Port != "" {
+			port = m.Port
+		}
+		if port == "" {
+			rs.host = name
+		} else {
+			rs.host = net.JoinHostPort(strings.Trim(name, "[]"), port)
+		}
+	}
+	return nil
+}
+
+func validScheme(s string) bool { return s == "http" || s == "https" }
+
+// checkHost accepts a host name or address with an optional port: the
+// characters of RFC 3986 reg-name, IP literals in brackets, and ":".
+func checkHost(host string) error {
+	if host == "" {
+		return errors.New("empty")
+	}
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~:[]%!$&'()*+,;=", c) >= 0 {
+			continue
+		}
+		return fmt.Errorf("character %q cannot be in a host", c)
+	}
+	if name, port, err := net.SplitHostPort(host); err == nil {
+		if name == "" {
+			return errors.New("empty name")
+		}
+		return checkPort(port)
+	}
+	if strings.Count(host, ":") > 0 && !(strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]")) {
+		return errors.New("bad port or unbracketed IPv6 address")
+	}
+	return nil
+}
+
+func checkPort(p string) error {
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 1 || n > 65535 || p[0] == '+' {
+		return errors.New("want a port number from 1 to 65535")
+	}
+	return nil
+}
+
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// first returns the first value of a header.
+func first(h http.Header, name string) (string, bool) {
+	if vals := h[name]; len(vals) > 0 {
+		return strings.TrimSpace(vals[0]), true
+	}
+	return "", false
+}
+
+// firstOf returns the first header of names that is present.
+func firstOf(h http.Header, names ...string) (string, string, bool) {
+	for _, n := range names {
+		if v, ok := first(h, n); ok {
+			return n, v, true
+		}
+	}
+	return "", "", false
+}
+
+// lastList returns the last entry of a comma-separated list header: the
+// one the nearest proxy added.
+func lastList(h http.Header, name string) (string, bool) {
+	vals := h[name]
+	if len(vals) == 0 {
+		return "", false
+	}
+	v := vals[len(vals)-1]
+	if i := strings.LastIndexByte(v, ','); i >= 0 {
+		v = v[i+1:]
+	}
+	return strings.TrimSpace(v), true
+}
+
+// displayName spells a header as the protocol documents it.
+func displayName(canonical string) string {
+	if rest, ok := strings.CutPrefix(canonical, "X-Wsgiproxy-"); ok {
+		return "X-WSGIProxy-" + rest
+	}
+	return canonical
+}

@@ -1,0 +1,397 @@
+package wsgiproxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// DefaultTimeout bounds the wait for an upstream's response headers when
+// [Proxy.Timeout] is zero.
+const DefaultTimeout = 60 * time.Second
+
+// Keys lists the extra environ keys a [Proxy] forwards, one list per
+// encoding. A key's position in its list numbers its header
+// (X-Wsgiproxy-Str-0, ...): a key missing from a request's environ sends
+// nothing, and the numbers of the others stay as they are.
+type Keys struct {
+	Str     []string // byte strings: string or []byte values
+	Unicode []string // UTF-8 text: string values
+	JSON    []string // any value encoding/json can marshal
+	Pickle  []string // values that Proxy.PickleMarshal accepts
+}
+
+func (k Keys) lists() [4][]string {
+	return [4][]string{k.Str, k.Unicode, k.JSON, k.Pickle}
+}
+
+// Proxy is the front: an http.Handler that forwards each request to
+// Target and describes in headers the environ it saw (see PROTOCOL.md):
+// the WSGIProxy wire family, the X-Forwarded-Host/-Proto/-Port/-Prefix
+// family, optionally RFC 7239 Forwarded, and the extra keys.
+//
+// The environ is read with [EnvironOf], so put Proxy behind [Mount] to
+// give it a mount point, and behind a [Middleware] to accept what a
+// trusted front before it described. Context headers a client sent are
+// never forwarded.
+//
+// Request and response bodies stream; Upgrade (websocket) and trailers
+// pass; a text/event-stream response is flushed at once. An unreachable
+// upstream is answered 502, one that sends no headers within Timeout 504.
+//
+// A Proxy must not be modified after its first request.
+type Proxy struct {
+	// Target is where requests go: scheme, host, and optionally a path
+	// that is put before PATH_INFO (sent as X-Traversal-Path) and a
+	// query that is appended to the request's with "&" (sent as
+	// X-Traversal-Query-String).
+	Target *url.URL
+	// Keys are the extra environ keys to forward.
+	Keys Keys
+	// PreserveHost sends the client's Host upstream instead of Target's.
+	PreserveHost bool
+	// Forwarded also sends an RFC 7239 Forwarded header.
+	Forwarded bool
+	// Timeout bounds the wait for the upstream's response headers; zero
+	// means DefaultTimeout. It applies to the default transport only.
+	Timeout time.Duration
+	// Transport sends the requests; nil means a transport made by
+	// [NewTransport].
+	Transport http.RoundTripper
+	// Signer, if set, signs each outgoing request after every context
+	// header is set.
+	Signer Signer
+	// PickleMarshal encodes the values of Keys.Pickle; package pickle's
+	// Marshal is the usual choice.
+	PickleMarshal func(v any) ([]byte, error)
+	// Logger receives a record for each failed request; nil means
+	// slog.Default().
+	Logger *slog.Logger
+
+	once    sync.Once
+	initErr error
+	rp      *httputil.ReverseProxy
+	keys    []keySpec
+	tPath   string // Target's escaped path without trailing "/"
+	tPathHd string // X-Traversal-Path value, "" for none
+}
+
+type keySpec struct {
+	kind   KeyKind
+	name   string // environ key
+	header string // X-Wsgiproxy-Str-0
+	quoted string // QuoteKey(name)
+}
+
+// NewProxy returns a Proxy for target, a URL such as
+// "http://127.0.0.1:9000/myapp?some=qs". Set its other fields before its
+// first request.
+func NewProxy(target string) (*Proxy, error) {
+	u, err := ParseTarget(target)
+	if err != nil {
+		return nil, err
+	}
+	return &Proxy{Target: u}, nil
+}
+
+// ParseTarget parses and checks a proxy target URL.
+func ParseTarget(target string) (*url.URL, error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil, fmt.Errorf("wsgiproxy: target %q: %v", target, err)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("wsgiproxy: target %q: scheme must be http or https", target)
+	case u.Host == "":
+		return nil, fmt.Errorf("wsgiproxy: target %q: no host", target)
+	case u.User != nil:
+		return nil, fmt.Errorf("wsgiproxy: target %q: user info is not supported", target)
+	case u.Fragment != "":
+		return nil, fmt.Errorf("wsgiproxy: target %q: a fragment makes no sense here", target)
+	}
+	if err := CheckPrefix(u.Path); err != nil && u.Path != "" {
+		return nil, fmt.Errorf("wsgiproxy: target %q: path %v", target, err)
+	}
+	return u, nil
+}
+
+// Validate reports a configuration error: no target, or a key that
+// names a core variable, appears twice, or is a pickle key without
+// PickleMarshal. ServeHTTP answers 500 while it fails.
+func (p *Proxy) Validate() error {
+	p.once.Do(p.init)
+	return p.initErr
+}
+
+func (p *Proxy) init() {
+	if p.Target == nil {
+		p.initErr = errors.New("wsgiproxy: Proxy has no Target")
+		return
+	}
+	seen := map[string]bool{}
+	for kind, list := range p.Keys.lists() {
+		for i, k := range list {
+			switch {
+			case k == "" || IsReservedKey(k):
+				p.initErr = &KeyError{Key: k}
+				return
+			case seen[k]:
+				p.initErr = fmt.Errorf("wsgiproxy: key %q is listed twice", k)
+				return
+			case KeyKind(kind) == KindPickle && p.PickleMarshal == nil:
+				p.initErr = fmt.Errorf("wsgiproxy: pickle key %q needs PickleMarshal", k)
+				return
+			}
+			seen[k] = true
+			p.keys = append(p.keys, keySpec{kind: KeyKind(kind), name: k, header: KeyHeader(KeyKind(kind), i), quoted: QuoteKey(k)})
+		}
+	}
+	p.tPath = strings.TrimRight(p.Target.EscapedPath(), "/")
+	if tp := strings.Trim(p.Target.Path, "/"); tp != "" {
+		p.tPathHd = "/" + tp
+	}
+	if p.Logger == nil {
+		p.Logger = slog.Default()
+	}
+	transport := p.Transport
+	if transport == nil {
+		timeout := p.Timeout
+		if timeout == 0 {
+			timeout = DefaultTimeout
+		}
+		transport = NewTransport(timeout)
+	}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:      p.rewrite,
+		Transport:    failFast{transport},
+		ErrorHandler: p.handleError,
+		ErrorLog:     slog.NewLogLogger(p.Logger.Handler(), slog.LevelWarn),
+		BufferPool:   bufferPool{},
+	}
+}
+
+// NewTransport returns an http.Transport tuned for a proxy: a keep-alive
+// pool as large as the concurrency of a busy front (the default keeps 2
+// idle connections per host, so most requests would open a new one), no
+// environment proxy, no transparent compression, and responseHeader as
+// the response-header timeout.
+func NewTransport(responseHeader time.Duration) *http.Transport {
+	return &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          4096,
+		MaxIdleConnsPerHost:   1024,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ResponseHeaderTimeout: responseHeader,
+		DisableCompression:    true,
+		WriteBufferSize:       16 << 10,
+		ReadBufferSize:        16 << 10,
+	}
+}
+
+// ServeHTTP forwards r to the target.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := p.Validate(); err != nil {
+		p.Logger.Error("wsgiproxy: proxy misconfigured", "err", err)
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	p.rp.ServeHTTP(w, r)
+}
+
+// rewrite turns the client's request into the upstream request.
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+	in, out := pr.In, pr.Out
+	env := EnvironOf(in)
+	removeContextHeaders(out.Header)
+
+	t := p.Target
+	out.URL.Scheme = t.Scheme
+	out.URL.Host = t.Host
+	setEscapedPath(out.URL, p.joinPath(in.URL.EscapedPath()))
+	switch {
+	case t.RawQuery == "":
+	case out.URL.RawQuery == "":
+		out.URL.RawQuery = t.RawQuery
+	default:
+		out.URL.RawQuery += "&" + t.RawQuery
+	}
+	if p.PreserveHost {
+		out.Host = in.Host
+	} else {
+		out.Host = ""
+	}
+
+	h := out.Header
+	clientIP := ""
+	if a, err := netip.ParseAddr(env.RemoteAddr); err == nil {
+		clientIP = a.Unmap().String()
+		h[HeaderForwardedFor] = []string{clientIP}
+	}
+	h[HeaderForwardedServer] = []string{env.Host}
+	h[HeaderForwardedScheme] = []string{env.URLScheme}
+	h[HeaderForwardedHost] = []string{env.Host}
+	h[HeaderForwardedProto] = []string{env.URLScheme}
+	h[HeaderForwardedPort] = []string{env.ServerPort}
+	if env.ScriptName != "" {
+		sn := []string{env.ScriptName}
+		h[HeaderForwardedScript] = sn
+		h[HeaderScriptName] = sn
+		h[HeaderForwardedPrefix] = sn
+	}
+	if p.tPathHd != "" {
+		h[HeaderTraversalPath] = []string{p.tPathHd}
+	}
+	if t.RawQuery != "" {
+		h[HeaderTraversalQuery] = []string{t.RawQuery}
+	}
+	h[HeaderVersion] = []string{ProtocolVersion}
+	if p.Forwarded {
+		fv := "host=" + forwardedValue(env.Host) + ";proto=" + env.URLScheme
+		if clientIP != "" {
+			fv = "for=" + forwardedNode(clientIP) + ";" + fv
+		}
+		h[HeaderForwarded] = []string{fv}
+	}
+	if err := p.setKeys(h, env.Extra); err != nil {
+		pr.Out = out.WithContext(context.WithValue(out.Context(), rewriteErrKey{}, err))
+		return
+	}
+	if p.Signer != nil {
+		if err := p.Signer.Sign(out); err != nil {
+			pr.Out = out.WithContext(context.WithValue(out.Context(), rewriteErrKey{}, &signError{err}))
+		}
+	}
+}
+
+// joinPath puts the target's path before the escaped PATH_INFO.
+func (p *Proxy) joinPath(pathInfo string) string {
+	switch {
+	case p.tPath == "" && pathInfo == "":
+		return "/"
+	case pathInfo == "" || pathInfo[0] == '/':
+		return p.tPath + pathInfo
+	default:
+		return p.tPath + "/" + pathInfo
+	}
+}
+
+func (p *Proxy) setKeys(h http.Header, extra map[string]any) error {
+	for _, k := range p.keys {
+		v, ok := extra[k.name]
+		if !ok {
+			continue
+		}
+		b, err := p.encodeKey(k.kind, v)
+		if err != nil {
+			return fmt.Errorf("wsgiproxy: key %q (%s): %v", k.name, k.kind, err)
+		}
+		h[k.header] = []string{k.quoted + " " + EncodeValue(b)}
+	}
+	return nil
+}
+
+func (p *Proxy) encodeKey(kind KeyKind, v any) ([]byte, error) {
+	switch kind {
+	case KindStr, KindUnicode:
+		var b []byte
+		switch v := v.(type) {
+		case string:
+			b = []byte(v)
+		case []byte:
+			b = v
+		default:
+			return nil, fmt.Errorf("value of type %T is not a string", v)
+		}
+		if kind == KindUnicode && !utf8.Valid(b) {
+			return nil, errors.New("value is not valid UTF-8")
+		}
+		return b, nil
+	case KindJSON:
+		return json.Marshal(v)
+	default:
+		return p.PickleMarshal(v)
+	}
+}
+
+type rewriteErrKey struct{}
+
+type signError struct{ err error }
+
+func (e *signError) Error() string { return "signing failed: " + e.err.Error() }
+
+// failFast refuses to send a request whose rewrite failed.
+type failFast struct{ http.RoundTripper }
+
+func (f failFast) RoundTrip(r *http.Request) (*http.Response, error) {
+	if err, ok := r.Context().Value(rewriteErrKey{}).(error); ok {
+		return nil, err
+	}
+	return f.RoundTripper.RoundTrip(r)
+}
+
+// handleError answers a failed round trip: 500 for our own failure, 504
+// for a timeout, 502 for anything else the upstream did.
+func (p *Proxy) handleError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		p.Logger.Debug("wsgiproxy: client went away", "path", r.URL.Path)
+		return
+	}
+	status := http.StatusBadGateway
+	var ne net.Error
+	var se *signError
+	switch {
+	case r.Context().Value(rewriteErrKey{}) != nil || errors.As(err, &se):
+		status = http.StatusInternalServerError
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		status = http.StatusGatewayTimeout
+	}
+	upstream := p.Target.Scheme + "://" + p.Target.Host
+	p.Logger.Error("wsgiproxy: upstream request failed", "upstream", upstream, "status", status, "method", r.Method, "path", r.URL.Path, "err", err)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	if status == http.StatusInternalServerError {
+		fmt.Fprintf(w, "%v\n", err)
+		return
+	}
+	fmt.Fprintf(w, "wsgiproxy: upstream %s: %s\n", upstream, cause(err))
+}
+
+// cause is the part of a transport error a client may read.
+func cause(err error) string {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		return oe.Op + ": " + oe.Err.Error()
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "no response headers in time"
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
+}
+
+// bufferPool lends the 32 KiB copy buffers of ReverseProxy.
+type bufferPool struct{}
+
+var buffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte  { return *buffers.Get().(*[]byte) }
+func (bufferPool) Put(b []byte) { buffers.Put(&b) }
