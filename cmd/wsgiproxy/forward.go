@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+
+	"github.com/wsgiproxy/wsgiproxy-go/forward"
+	"github.com/wsgiproxy/wsgiproxy-go/internal/server"
+)
+
+func init() {
+	register(command{name: "forward", summary: "run an exact (forward) HTTP proxy for absolute URLs and CONNECT", run: runForward})
+}
+
+// patternList is a repeatable string flag.
+type patternList []string
+
+func (l *patternList) String() string { return strings.Join(*l, " ") }
+
+func (l *patternList) Set(s string) error {
+	*l = append(*l, s)
+	return nil
+}
+
+func runForward(ctx context.Context, args []string) error {
+	fs := newFlagSet("forward", "--listen ADDR --allow PATTERN... [--deny PATTERN]... [--auth-file FILE] [--timeout DURATION]")
+	var cfg forward.Config
+	listen := fs.String("listen", "127.0.0.1:3128", "`ADDR` (HOST:PORT) to listen on")
+	fs.Var((*patternList)(&cfg.Allow), "allow", "allow targets matching `PATTERN` (repeatable): *.example.com:443, example.com:*, 127.0.0.1:*, [::1]:8080; with none, every request is refused")
+	fs.Var((*patternList)(&cfg.Deny), "deny", "refuse targets matching `PATTERN` (repeatable), also a network such as 169.254.0.0/16[:PORT], checked against resolved addresses too; wins over --allow")
+	fs.StringVar(&cfg.AuthFile, "auth-file", "", "require Proxy-Authorization: Basic against `FILE` of user:bcrypt-hash lines")
+	fs.DurationVar(&cfg.Timeout, "timeout", forward.DefaultTimeout, "connect and response-header `DURATION`")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	p, err := forward.New(cfg)
+	if err != nil {
+		return err
+	}
+	if len(p.Allow) == 0 {
+		slog.Warn("forward: no --allow pattern: every request will be refused")
+	}
+	return server.Run(ctx, server.Config{Listen: *listen}, p)
+}
