@@ -19,7 +19,8 @@ func errorf(format string, args ...any) error { return fmt.Errorf(format, args..
 
 func runEcho(ctx context.Context, args []string) error {
 	fs := newFlagSet("echo", "--listen ADDR [--trust CIDR]... [flags]")
-	listen := fs.String("listen", "127.0.0.1:9000", "listen on `HOST:PORT` (port 0 picks a free port)")
+	listen := fs.String("listen", "127.0.0.1:9000", listenUsage)
+	socketMode := socketModeFlag(fs)
 	prefix := fs.String("prefix", "", "force SCRIPT_NAME to `P`")
 	popPrefix := fs.String("pop-prefix", "", "move `P` from the start of PATH_INFO to SCRIPT_NAME (400 outside it)")
 	scheme := fs.String("scheme", "", "force wsgi.url_scheme to `S` (http or https)")
@@ -28,6 +29,8 @@ func runEcho(ctx context.Context, args []string) error {
 	port := fs.String("port", "", "force SERVER_PORT to `N`")
 	var mf middlewareFlags
 	mf.register(fs)
+	var sf secretFlags
+	sf.register(fs, true)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -35,13 +38,21 @@ func runEcho(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	verifier, err := sf.verifier(ctx)
+	if err != nil {
+		return err
+	}
+	if verifier != nil {
+		cfg.Verifier = verifier
+	}
+	cfg.AllowUnsigned = sf.allowUnsigned
 	cfg.Prefix, cfg.PopPrefix, cfg.Scheme = *prefix, *popPrefix, *scheme
 	cfg.Host, cfg.Domain, cfg.Port = *host, *domain, *port
 	h, err := echoHandler(cfg)
 	if err != nil {
 		return err
 	}
-	return server.Run(ctx, server.Config{Listen: *listen}, h)
+	return server.Run(ctx, server.Config{Listen: *listen, SocketMode: *socketMode}, h)
 }
 
 func echoHandler(cfg wsgiproxy.Middleware) (http.Handler, error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/wsgiproxy/wsgiproxy-go/pickle"
 	"github.com/wsgiproxy/wsgiproxy-go/wsgiproxy"
 )
 
@@ -21,39 +22,46 @@ func (l *listFlag) Set(v string) error {
 // middlewareFlags are the backend middleware's flags, shared by every
 // server command that receives requests from a front.
 type middlewareFlags struct {
-	trust listFlag
+	trust        listFlag
+	maxValueSize int
 }
 
 func (f *middlewareFlags) register(fs *flag.FlagSet) {
-	fs.Var(&f.trust, "trust", "trust context headers from peers in this `CIDR` (repeatable; 127.0.0.1/32, ::1/128, 10.0.0.0/8)")
+	fs.Var(&f.trust, "trust", "trust context headers from peers in this `CIDR` (repeatable; 127.0.0.1/32, ::1/128, 10.0.0.0/8), or \"unix\" for peers on a unix socket")
+	fs.IntVar(&f.maxValueSize, "max-value-size", wsgiproxy.DefaultMaxValueSize, "refuse a key whose decoded value is over `BYTES` (400)")
 }
 
 // middleware builds the configured Middleware; forced settings are the
 // caller's to add.
 func (f *middlewareFlags) middleware() (wsgiproxy.Middleware, error) {
-	nets, err := wsgiproxy.ParseTrusted(f.trust)
+	specs, trustUnix := splitTrust(f.trust)
+	nets, err := wsgiproxy.ParseTrusted(specs)
 	if err != nil {
 		return wsgiproxy.Middleware{}, usageError{err}
 	}
-	return wsgiproxy.Middleware{Trusted: nets}, nil
+	if f.maxValueSize < 1 {
+		return wsgiproxy.Middleware{}, usageError{fmt.Errorf("--max-value-size %d: want a positive number of bytes", f.maxValueSize)}
+	}
+	return wsgiproxy.Middleware{Trusted: nets, TrustUnix: trustUnix, MaxValueSize: f.maxValueSize, Pickle: pickle.Unmarshal}, nil
 }
 
 // keyFlags are the front's extra-key flags.
 type keyFlags struct {
-	str, unicode, json listFlag
-	set, setJSON       listFlag
+	str, unicode, json, pickle listFlag
+	set, setJSON               listFlag
 }
 
 func (f *keyFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.str, "string-key", "forward environ `KEY` as a byte string, X-Wsgiproxy-Str-N (repeatable)")
 	fs.Var(&f.unicode, "unicode-key", "forward environ `KEY` as UTF-8 text, X-Wsgiproxy-Unicode-N (repeatable)")
 	fs.Var(&f.json, "json-key", "forward environ `KEY` as JSON, X-Wsgiproxy-Json-N (repeatable)")
+	fs.Var(&f.pickle, "pickle-key", "forward environ `KEY` as a Python pickle (protocol 2), X-Wsgiproxy-Pickle-N (repeatable)")
 	fs.Var(&f.set, "set", "put `KEY=VALUE` (a string) into every request's environ (repeatable)")
 	fs.Var(&f.setJSON, "set-json", "put `KEY=JSON` (a decoded JSON value) into every request's environ (repeatable)")
 }
 
 func (f *keyFlags) keys() wsgiproxy.Keys {
-	return wsgiproxy.Keys{Str: f.str, Unicode: f.unicode, JSON: f.json}
+	return wsgiproxy.Keys{Str: f.str, Unicode: f.unicode, JSON: f.json, Pickle: f.pickle}
 }
 
 // fixed parses --set and --set-json into extra keys.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/wsgiproxy/wsgiproxy-go/internal/server"
+	"github.com/wsgiproxy/wsgiproxy-go/pickle"
 	"github.com/wsgiproxy/wsgiproxy-go/wsgiproxy"
 )
 
@@ -15,8 +16,10 @@ func init() {
 
 func runProxy(ctx context.Context, args []string) error {
 	fs := newFlagSet("proxy", "--listen ADDR --to URL [flags]")
-	listen := fs.String("listen", "127.0.0.1:8080", "listen on `HOST:PORT` (port 0 picks a free port)")
-	to := fs.String("to", "", "forward to this `URL`; a path and a query are kept (http://127.0.0.1:9000/myapp?some=qs)")
+	listen := fs.String("listen", "127.0.0.1:8080", listenUsage)
+	socketMode := socketModeFlag(fs)
+	to := fs.String("to", "", "forward to this `URL`; a path and a query are kept (http://127.0.0.1:9000/myapp?some=qs); unix:PATH for a unix socket")
+	toPath := fs.String("to-path", "", "with --to unix:PATH, the target's `PATH?QUERY` (/myapp?some=qs)")
 	mount := fs.String("mount", "", "serve under this `PREFIX`, which becomes SCRIPT_NAME")
 	preserveHost := fs.Bool("preserve-host", false, "send the client's Host upstream instead of the target's")
 	forwarded := fs.Bool("forwarded", false, "also send an RFC 7239 Forwarded header")
@@ -25,35 +28,47 @@ func runProxy(ctx context.Context, args []string) error {
 	mf.register(fs)
 	var kf keyFlags
 	kf.register(fs)
+	var sf secretFlags
+	sf.register(fs, false)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	signer, err := sf.signer(ctx)
+	if err != nil {
 		return err
 	}
 	if *to == "" {
 		return usageError{errorf("--to is required")}
 	}
-	h, err := buildFront(frontConfig{to: *to, mount: *mount, preserveHost: *preserveHost, forwarded: *forwarded, timeout: *timeout, mw: &mf, keys: &kf})
+	fc := frontConfig{to: *to, toPath: *toPath, mount: *mount, preserveHost: *preserveHost, forwarded: *forwarded, timeout: *timeout, mw: &mf, keys: &kf}
+	if signer != nil {
+		fc.signer = signer
+	}
+	h, err := buildFront(fc)
 	if err != nil {
 		return err
 	}
-	return server.Run(ctx, server.Config{Listen: *listen}, h)
+	return server.Run(ctx, server.Config{Listen: *listen, SocketMode: *socketMode}, h)
 }
 
 type frontConfig struct {
 	to           string
+	toPath       string // with to unix:PATH, the target's path and query
 	mount        string
 	preserveHost bool
 	forwarded    bool
 	timeout      time.Duration
 	mw           *middlewareFlags
 	keys         *keyFlags
+	signer       wsgiproxy.Signer // nil: requests go unsigned
 }
 
 // buildFront wires the front: inbound middleware (so fronts chain), the
 // mount point, the fixed keys, then the proxy.
 func buildFront(c frontConfig) (http.Handler, error) {
-	p, err := wsgiproxy.NewProxy(c.to)
+	p, err := upstreamProxy(c.to, c.toPath, c.timeout)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, err
 	}
 	if err := wsgiproxy.CheckPrefix(c.mount); err != nil {
 		return nil, usageError{errorf("--mount %q: %v", c.mount, err)}
@@ -62,6 +77,8 @@ func buildFront(c frontConfig) (http.Handler, error) {
 	p.PreserveHost = c.preserveHost
 	p.Forwarded = c.forwarded
 	p.Timeout = c.timeout
+	p.PickleMarshal = pickle.Marshal
+	p.Signer = c.signer
 	if err := p.Validate(); err != nil {
 		return nil, usageError{err}
 	}

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -26,8 +27,12 @@ const (
 // Config says where and how a server listens. Its zero value listens on
 // a free loopback port with the defaults above.
 type Config struct {
-	// Listen is HOST:PORT; port 0 picks a free port.
-	Listen            string
+	// Listen is HOST:PORT (port 0 picks a free port) or unix:PATH for a
+	// unix socket (see [ListenUnix]).
+	Listen string
+	// SocketMode is the permission of a unix socket file; zero means
+	// DefaultSocketMode.
+	SocketMode        os.FileMode
 	ReadHeaderTimeout time.Duration
 	IdleTimeout       time.Duration
 	// ShutdownTimeout bounds how long in-flight requests may run on
@@ -39,10 +44,18 @@ type Config struct {
 	Logger   *slog.Logger
 }
 
-// Listen opens the listener that cfg.Listen names.
+// Listen opens the listener that cfg.Listen names: HOST:PORT, or
+// unix:PATH for a unix socket with DefaultSocketMode.
 func Listen(addr string) (net.Listener, error) {
+	return listen(addr, 0)
+}
+
+func listen(addr string, mode os.FileMode) (net.Listener, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
+	}
+	if path, ok := strings.CutPrefix(addr, UnixPrefix); ok {
+		return ListenUnix(path, mode)
 	}
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return nil, fmt.Errorf("server: --listen %q: want HOST:PORT: %v", addr, err)
@@ -54,15 +67,19 @@ func Listen(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// URL is the address clients use to reach ln.
+// URL is the address clients use to reach ln: http://HOST:PORT, or
+// unix:PATH for a unix socket.
 func URL(ln net.Listener) string {
+	if a := ln.Addr(); a.Network() == "unix" {
+		return UnixPrefix + a.String()
+	}
 	return "http://" + ln.Addr().String()
 }
 
 // Run serves h on cfg.Listen until ctx ends, then stops accepting, lets
 // in-flight requests finish (bounded by ShutdownTimeout) and returns nil.
 func Run(ctx context.Context, cfg Config, h http.Handler) error {
-	ln, err := Listen(cfg.Listen)
+	ln, err := listen(cfg.Listen, cfg.SocketMode)
 	if err != nil {
 		return err
 	}

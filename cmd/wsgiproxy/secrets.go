@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/wsgiproxy/wsgiproxy-go/sign"
+)
+
+// secretFlags are the signing flags: --secret-file (repeatable) and, on
+// commands that check signatures, --max-skew and --allow-unsigned.
+type secretFlags struct {
+	files         listFlag
+	maxSkew       time.Duration
+	allowUnsigned bool
+}
+
+func (f *secretFlags) register(fs *flag.FlagSet, verifies bool) {
+	if verifies {
+		fs.Var(&f.files, "secret-file", "require requests signed with the secret in `FILE` (repeatable: any of them is accepted, for rotation)")
+		fs.DurationVar(&f.maxSkew, "max-skew", sign.DefaultMaxSkew, "accept a signature created at most `DURATION` before or after now")
+		fs.BoolVar(&f.allowUnsigned, "allow-unsigned", false, "serve unsigned requests as direct, untrusted ones instead of refusing them with 401")
+		return
+	}
+	fs.Var(&f.files, "secret-file", "sign upstream requests with the secret in `FILE` (repeatable: the first signs; rotate by putting the new file first)")
+}
+
+// keyring loads the secret files, or returns nil when none is given. It
+// reloads them on SIGHUP until ctx ends.
+func (f *secretFlags) keyring(ctx context.Context) (*sign.Keyring, error) {
+	if len(f.files) == 0 {
+		return nil, nil
+	}
+	ring, err := sign.NewKeyring(f.files...)
+	if err != nil {
+		return nil, err
+	}
+	slog.Info("secrets loaded", "files", len(f.files), "keyids", ring.KeyIDs())
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if err := ring.Reload(); err == nil {
+					slog.Info("secrets reloaded", "keyids", ring.KeyIDs())
+				}
+			}
+		}
+	}()
+	return ring, nil
+}
+
+// verifier returns the Verifier for the loaded secrets, or nil.
+func (f *secretFlags) verifier(ctx context.Context) (*sign.Verifier, error) {
+	ring, err := f.keyring(ctx)
+	if err != nil || ring == nil {
+		return nil, err
+	}
+	return &sign.Verifier{Keys: ring, MaxSkew: f.maxSkew}, nil
+}
+
+// signer returns the Signer for the loaded secrets, or nil.
+func (f *secretFlags) signer(ctx context.Context) (*sign.Signer, error) {
+	ring, err := f.keyring(ctx)
+	if err != nil || ring == nil {
+		return nil, err
+	}
+	return &sign.Signer{Keys: ring}, nil
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/wsgiproxy/wsgiproxy-go/internal/server"
+	"github.com/wsgiproxy/wsgiproxy-go/pickle"
+	"github.com/wsgiproxy/wsgiproxy-go/spawn"
+	"github.com/wsgiproxy/wsgiproxy-go/wsgiproxy"
+)
+
+func init() {
+	register(command{name: "spawn", summary: "start a backend on the first request and proxy to it", run: runSpawn})
+}
+
+func runSpawn(ctx context.Context, args []string) error {
+	fs := newFlagSet("spawn", "--listen ADDR --command 'CMD ARGS...' [flags]")
+	listen := fs.String("listen", "127.0.0.1:8080", listenUsage)
+	socketMode := socketModeFlag(fs)
+	cmdline := fs.String("command", "", "the backend's `COMMAND` line, split into words like a shell would (no shell runs); __PORT__ becomes the port it must listen on at 127.0.0.1, __SOCKET__ a unix socket path")
+	var cfg spawn.Config
+	var env listFlag
+	fs.IntVar(&cfg.Port, "port", 0, "the `PORT` for __PORT__; 0 picks a free one at each start")
+	fs.StringVar(&cfg.Dir, "cwd", "", "run the backend in `DIR`")
+	fs.Var(&env, "env", "add `KEY=VALUE` to the backend's environment; __PORT__ and __SOCKET__ are replaced (repeatable)")
+	fs.DurationVar(&cfg.IdleShutdown, "idle-shutdown", 0, "stop the backend after `DURATION` without requests; 0 never does")
+	fs.DurationVar(&cfg.StartTimeout, "start-timeout", spawn.DefaultStartTimeout, "wait at most `DURATION` for the backend to be ready")
+	fs.DurationVar(&cfg.StopGrace, "stop-grace", spawn.DefaultStopGrace, "after SIGTERM, wait `DURATION` before SIGKILL")
+	fs.StringVar(&cfg.ReadyPath, "ready-path", "", "the backend is ready when a GET of `PATH` answers below 500 (default: when it accepts a connection)")
+	fs.DurationVar(&cfg.Timeout, "timeout", wsgiproxy.DefaultTimeout, "wait at most `DURATION` for the backend's response headers")
+	mount := fs.String("mount", "", "serve under this `PREFIX`, which becomes SCRIPT_NAME; the backend gets the whole path")
+	forwarded := fs.Bool("forwarded", false, "also send an RFC 7239 Forwarded header")
+	var mf middlewareFlags
+	mf.register(fs)
+	var kf keyFlags
+	kf.register(fs)
+	var sf secretFlags
+	sf.register(fs, false)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *cmdline == "" {
+		return usageError{errorf("--command is required")}
+	}
+	command, err := spawn.Split(*cmdline)
+	if err != nil {
+		return usageError{err}
+	}
+	cfg.Command, cfg.Env = command, env
+	var signer wsgiproxy.Signer // stays a nil interface without secrets
+	if s, err := sf.signer(ctx); err != nil {
+		return err
+	} else if s != nil {
+		signer = s
+	}
+	sp, err := spawn.New(cfg)
+	if err != nil {
+		return err
+	}
+	h, err := buildSpawnFront(sp, *mount, *forwarded, &mf, &kf, signer)
+	if err == nil {
+		err = server.Run(ctx, server.Config{Listen: *listen, SocketMode: *socketMode}, h)
+	}
+	return errors.Join(err, sp.Close())
+}
+
+// buildSpawnFront wires the spawner's front like buildFront does a
+// proxy's: inbound middleware, the mount point, the fixed keys, then the
+// spawner and its proxy.
+func buildSpawnFront(sp *spawn.Spawner, mount string, forwarded bool, mf *middlewareFlags, kf *keyFlags, signer wsgiproxy.Signer) (http.Handler, error) {
+	p, err := sp.NewProxy(mount)
+	if err != nil {
+		return nil, usageError{errorf("--mount: %v", err)}
+	}
+	p.Keys = kf.keys()
+	p.Forwarded = forwarded
+	p.PickleMarshal = pickle.Marshal
+	p.Signer = signer
+	if err := p.Validate(); err != nil {
+		return nil, usageError{err}
+	}
+	fixed, err := kf.fixed()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := mf.middleware()
+	if err != nil {
+		return nil, err
+	}
+	mw, err := wsgiproxy.NewMiddleware(cfg)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	h := sp.Handler(p)
+	if len(fixed) > 0 {
+		h = withKeys(fixed, h)
+	}
+	return mw(wsgiproxy.Mount(mount, h)), nil
+}
