@@ -45,10 +45,14 @@ type stateKey struct{}
 func stateOf(r *http.Request) *state {
 	s, _ := r.Context().Value(stateKey{}).(*state)
 	if s == nil {
-		return &state{}
+		return &emptyState
 	}
 	return s
 }
+
+// emptyState is the state of a request no Middleware or Mount saw; like
+// every state in a context, it is never modified.
+var emptyState state
 
 func (s *state) clone() *state {
 	c := *s
@@ -174,6 +178,9 @@ func defaultPort(scheme string) string {
 // splitHostPort splits "name:port", "[v6]:port", "name" or "[v6]" into the
 // name (without brackets) and the port ("" when absent).
 func splitHostPort(host string) (name, port string) {
+	if !strings.Contains(host, ":") {
+		return host, ""
+	}
 	if h, p, err := net.SplitHostPort(host); err == nil {
 		return h, p
 	}

@@ -1,11 +1,11 @@
 package wsgiproxy
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
@@ -272,10 +272,13 @@ func (m *Middleware) forwarded(h http.Header) ([]forwardedElement, error) {
 }
 
 func (m *Middleware) readClient(h http.Header, fwd []forwardedElement, rs *restored) error {
-	var addrs []netip.Addr
+	var buf [4]netip.Addr
+	addrs := buf[:0]
 	if lines := h[HeaderForwardedFor]; len(lines) > 0 {
 		for _, line := range lines {
-			for _, e := range strings.Split(line, ",") {
+			for rest, more := line, true; more; {
+				var e string
+				e, rest, more = strings.Cut(rest, ",")
 				a, err := parseClientAddr(e)
 				if err != nil {
 					return headerErr(HeaderForwardedFor, "%v", err)
@@ -298,7 +301,7 @@ func (m *Middleware) readClient(h http.Header, fwd []forwardedElement, rs *resto
 	if len(addrs) == 0 {
 		return nil
 	}
-	rs.remoteAddr = net.JoinHostPort(pickClient(addrs, m.Trusted).String(), "0")
+	rs.remoteAddr = netip.AddrPortFrom(pickClient(addrs, m.Trusted), 0).String()
 	return nil
 }
 
@@ -432,37 +435,45 @@ func cleanScriptName(v string) (string, error) {
 }
 
 // readKeys decodes every X-Wsgiproxy-{Str,Unicode,Json,Pickle}-N header.
+// A key sent twice is an error; a key sent once replaces one set before
+// the middleware ran.
 func (m *Middleware) readKeys(h http.Header, rs *restored) error {
-	n := 0
-	var extra map[string]any
+	type keyValue struct {
+		key   string
+		value any
+	}
+	var buf [8]keyValue
+	got := buf[:0]
 	for name, vals := range h {
 		kind, ok := parseKeyHeader(name)
 		if !ok {
 			continue
 		}
 		for _, v := range vals {
-			n++
-			if n > m.MaxKeyHeaders {
+			if len(got) >= m.MaxKeyHeaders {
 				return headerErr(name, "more than %d key headers", m.MaxKeyHeaders)
 			}
 			key, value, err := m.decodeKey(kind, v)
 			if err != nil {
 				return headerErr(name, "%v", err)
 			}
-			if extra == nil {
-				extra = make(map[string]any, len(rs.extra)+4)
-				for k, v := range rs.extra {
-					extra[k] = v
+			for _, kv := range got {
+				if kv.key == key {
+					return headerErr(name, "key %q sent twice", key)
 				}
-			} else if _, dup := extra[key]; dup {
-				return headerErr(name, "key %q sent twice", key)
 			}
-			extra[key] = value
+			got = append(got, keyValue{key, value})
 		}
 	}
-	if extra != nil {
-		rs.extra = extra
+	if len(got) == 0 {
+		return nil
 	}
+	extra := make(map[string]any, len(rs.extra)+len(got))
+	maps.Copy(extra, rs.extra)
+	for _, kv := range got {
+		extra[kv.key] = kv.value
+	}
+	rs.extra = extra
 	return nil
 }
 
@@ -481,7 +492,7 @@ func (m *Middleware) decodeKey(kind KeyKind, v string) (string, any, error) {
 	if len(enc) > m.MaxValueSize*4/3+8 {
 		return "", nil, fmt.Errorf("key %q: value over %d bytes", key, m.MaxValueSize)
 	}
-	b, err := DecodeValue(enc)
+	b, err := decodeValueString(enc)
 	if err != nil {
 		return "", nil, fmt.Errorf("key %q: %v", key, err)
 	}
@@ -490,12 +501,12 @@ func (m *Middleware) decodeKey(kind KeyKind, v string) (string, any, error) {
 	}
 	switch kind {
 	case KindStr:
-		return key, string(b), nil
+		return key, b, nil
 	case KindUnicode:
-		if !utf8.Valid(b) {
+		if !utf8.ValidString(b) {
 			return "", nil, fmt.Errorf("key %q: unicode value is not UTF-8", key)
 		}
-		return key, string(b), nil
+		return key, b, nil
 	case KindJSON:
 		val, err := decodeJSON(b)
 		if err != nil {
@@ -506,7 +517,7 @@ func (m *Middleware) decodeKey(kind KeyKind, v string) (string, any, error) {
 		if m.Pickle == nil {
 			return "", nil, fmt.Errorf("key %q: pickle values are not accepted here", key)
 		}
-		val, err := m.Pickle(b, m.MaxValueSize)
+		val, err := m.Pickle([]byte(b), m.MaxValueSize)
 		if err != nil {
 			return "", nil, fmt.Errorf("key %q: %v", key, err)
 		}
@@ -516,15 +527,16 @@ func (m *Middleware) decodeKey(kind KeyKind, v string) (string, any, error) {
 
 // decodeJSON decodes exactly one JSON value, keeping numbers as
 // json.Number so that big integers and their text survive a round trip.
-func decodeJSON(b []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
+func decodeJSON(s string) (any, error) {
+	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
 		return nil, err
 	}
-	if dec.More() {
-		return nil, errors.New("more than one value")
+	// Only white space may follow (dec.More misses a stray "]" or "}").
+	if rest := s[dec.InputOffset():]; strings.TrimLeft(rest, " \t\r\n") != "" {
+		return nil, errors.New("more than one value or trailing data")
 	}
 	return v, nil
 }
@@ -579,6 +591,9 @@ func checkHost(host string) error {
 			continue
 		}
 		return fmt.Errorf("character %q cannot be in a host", c)
+	}
+	if !strings.Contains(host, ":") {
+		return nil
 	}
 	if name, port, err := net.SplitHostPort(host); err == nil {
 		if name == "" {

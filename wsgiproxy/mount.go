@@ -44,12 +44,16 @@ func CheckPrefix(p string) error {
 			return errors.New("contains a control byte")
 		}
 	}
-	for _, seg := range strings.Split(p[1:], "/") {
+	for rest := p[1:]; ; {
+		seg, after, more := strings.Cut(rest, "/")
 		if seg == ".." || seg == "." {
 			return errors.New("contains a " + seg + " segment")
 		}
+		if !more {
+			return nil
+		}
+		rest = after
 	}
-	return nil
 }
 
 func normalizePrefix(p string) string {
@@ -70,7 +74,9 @@ func trimPathPrefix(u *url.URL, prefix string) (*url.URL, bool) {
 	}
 	escaped := u.EscapedPath()
 	pos := 0
-	for _, seg := range strings.Split(prefix[1:], "/") {
+	for rest, more := prefix[1:], true; more; {
+		var seg string
+		seg, rest, more = strings.Cut(rest, "/")
 		if pos >= len(escaped) || escaped[pos] != '/' {
 			return nil, false
 		}

@@ -2,7 +2,6 @@ package wsgiproxy
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -222,6 +221,9 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	out.URL.Scheme = t.Scheme
 	out.URL.Host = t.Host
 	setEscapedPath(out.URL, p.joinPath(in.URL.EscapedPath()))
+	// QUERY_STRING travels raw: ReverseProxy has already dropped the
+	// parameters it cannot parse from out, so start again from in.
+	out.URL.RawQuery = in.URL.RawQuery
 	switch {
 	case t.RawQuery == "":
 	case out.URL.RawQuery == "":
@@ -229,6 +231,9 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	default:
 		out.URL.RawQuery += "&" + t.RawQuery
 	}
+	// The server fills in.Trailer once the body is read; out's copy was
+	// taken before, so share the map to pass the values on.
+	out.Trailer = in.Trailer
 	if p.PreserveHost {
 		out.Host = in.Host
 	} else {
@@ -236,37 +241,58 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	}
 
 	h := out.Header
+	// One backing array for the values of the headers set here.
+	vals := make([]string, 0, 12+len(p.keys))
+	one := func(v string) []string {
+		vals = append(vals, v)
+		return vals[len(vals)-1 : len(vals) : len(vals)]
+	}
 	clientIP := ""
 	if a, err := netip.ParseAddr(env.RemoteAddr); err == nil {
-		clientIP = a.Unmap().String()
-		h[HeaderForwardedFor] = []string{clientIP}
+		// A zone means nothing to the next hop, which refuses it.
+		clientIP = env.RemoteAddr
+		if a.Zone() != "" || a.Is4In6() {
+			clientIP = a.WithZone("").Unmap().String()
+		}
+		h[HeaderForwardedFor] = one(clientIP)
 	}
-	h[HeaderForwardedServer] = []string{env.Host}
-	h[HeaderForwardedScheme] = []string{env.URLScheme}
-	h[HeaderForwardedHost] = []string{env.Host}
-	h[HeaderForwardedProto] = []string{env.URLScheme}
-	h[HeaderForwardedPort] = []string{env.ServerPort}
+	if env.Host != "" { // an HTTP/1.0 client may send no Host
+		host := one(env.Host)
+		h[HeaderForwardedServer] = host
+		h[HeaderForwardedHost] = host
+	}
+	scheme := one(env.URLScheme)
+	h[HeaderForwardedScheme] = scheme
+	h[HeaderForwardedProto] = scheme
+	h[HeaderForwardedPort] = one(env.ServerPort)
 	if env.ScriptName != "" {
-		sn := []string{env.ScriptName}
+		sn := one(env.ScriptName)
 		h[HeaderForwardedScript] = sn
 		h[HeaderScriptName] = sn
 		h[HeaderForwardedPrefix] = sn
 	}
 	if p.tPathHd != "" {
-		h[HeaderTraversalPath] = []string{p.tPathHd}
+		h[HeaderTraversalPath] = one(p.tPathHd)
+	} else if env.PathInfo == "" {
+		// The request line cannot carry an empty path: it says "/",
+		// and this override says PATH_INFO is empty.
+		h[HeaderOverridePathInfo] = one("")
 	}
 	if t.RawQuery != "" {
-		h[HeaderTraversalQuery] = []string{t.RawQuery}
+		h[HeaderTraversalQuery] = one(t.RawQuery)
 	}
-	h[HeaderVersion] = []string{ProtocolVersion}
+	h[HeaderVersion] = one(ProtocolVersion)
 	if p.Forwarded {
-		fv := "host=" + forwardedValue(env.Host) + ";proto=" + env.URLScheme
+		fv := "proto=" + env.URLScheme
+		if env.Host != "" {
+			fv = "host=" + forwardedValue(env.Host) + ";" + fv
+		}
 		if clientIP != "" {
 			fv = "for=" + forwardedNode(clientIP) + ";" + fv
 		}
-		h[HeaderForwarded] = []string{fv}
+		h[HeaderForwarded] = one(fv)
 	}
-	if err := p.setKeys(h, env.Extra); err != nil {
+	if err := p.setKeys(h, env.Extra, one); err != nil {
 		pr.Out = out.WithContext(context.WithValue(out.Context(), rewriteErrKey{}, err))
 		return
 	}
@@ -289,41 +315,54 @@ func (p *Proxy) joinPath(pathInfo string) string {
 	}
 }
 
-func (p *Proxy) setKeys(h http.Header, extra map[string]any) error {
+// setKeys sets the key headers; one makes a header value.
+func (p *Proxy) setKeys(h http.Header, extra map[string]any, one func(string) []string) error {
 	for _, k := range p.keys {
 		v, ok := extra[k.name]
 		if !ok {
 			continue
 		}
-		b, err := p.encodeKey(k.kind, v)
+		hv, err := p.encodeKey(k, v)
 		if err != nil {
 			return fmt.Errorf("wsgiproxy: key %q (%s): %v", k.name, k.kind, err)
 		}
-		h[k.header] = []string{k.quoted + " " + EncodeValue(b)}
+		h[k.header] = one(hv)
 	}
 	return nil
 }
 
-func (p *Proxy) encodeKey(kind KeyKind, v any) ([]byte, error) {
-	switch kind {
+// encodeKey formats the key header value of k's value v.
+func (p *Proxy) encodeKey(k keySpec, v any) (string, error) {
+	switch k.kind {
 	case KindStr, KindUnicode:
-		var b []byte
 		switch v := v.(type) {
 		case string:
-			b = []byte(v)
+			if k.kind == KindUnicode && !utf8.ValidString(v) {
+				return "", errors.New("value is not valid UTF-8")
+			}
+			return keyHeaderValue(k.quoted, v), nil
 		case []byte:
-			b = v
+			if k.kind == KindUnicode && !utf8.Valid(v) {
+				return "", errors.New("value is not valid UTF-8")
+			}
+			return keyHeaderValue(k.quoted, v), nil
 		default:
-			return nil, fmt.Errorf("value of type %T is not a string", v)
+			return "", fmt.Errorf("value of type %T is not a string", v)
 		}
-		if kind == KindUnicode && !utf8.Valid(b) {
-			return nil, errors.New("value is not valid UTF-8")
-		}
-		return b, nil
 	case KindJSON:
-		return json.Marshal(v)
+		w := jsonWriters.Get().(*jsonWriter)
+		defer jsonWriters.Put(w)
+		w.buf.Reset()
+		if err := w.encode(v, 0); err != nil {
+			return "", err
+		}
+		return keyHeaderValue(k.quoted, w.buf.Bytes()), nil
 	default:
-		return p.PickleMarshal(v)
+		b, err := p.PickleMarshal(v)
+		if err != nil {
+			return "", err
+		}
+		return keyHeaderValue(k.quoted, b), nil
 	}
 }
 

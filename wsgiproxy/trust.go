@@ -47,11 +47,11 @@ func isUnixPeer(remoteAddr string) bool {
 // "1.2.3.4", "1.2.3.4:5678", "::1", "[::1]" or "[::1]:5678".
 func parseClientAddr(s string) (netip.Addr, error) {
 	s = strings.TrimSpace(s)
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr().Unmap(), nil
-	}
 	if a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")); err == nil && a.Zone() == "" {
 		return a.Unmap(), nil
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil && ap.Addr().Zone() == "" {
+		return ap.Addr().Unmap(), nil
 	}
 	return netip.Addr{}, fmt.Errorf("%q is not an IP address", s)
 }

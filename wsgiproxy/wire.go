@@ -99,19 +99,47 @@ func EncodeValue(b []byte) string {
 	return "b64" + base64.StdEncoding.EncodeToString(b)
 }
 
-func rawSafe(b []byte) bool {
+func rawSafe[T string | []byte](b T) bool {
 	if len(b) == 0 || b[0] == ' ' || b[len(b)-1] == ' ' {
 		return false
 	}
 	if len(b) >= 3 && b[0] == 'b' && b[1] == '6' && b[2] == '4' {
 		return false
 	}
-	for _, c := range b {
-		if c < 0x20 || c > 0x7e {
+	for i := 0; i < len(b); i++ {
+		if c := b[i]; c < 0x20 || c > 0x7e {
 			return false
 		}
 	}
 	return true
+}
+
+// keyHeaderValue is quoted + " " + EncodeValue(v), built with a single
+// allocation: the front formats every key header with it.
+func keyHeaderValue[T string | []byte](quoted string, v T) string {
+	var b strings.Builder
+	if rawSafe(v) {
+		b.Grow(len(quoted) + 1 + len(v))
+		b.WriteString(quoted)
+		b.WriteByte(' ')
+		for i := 0; i < len(v); i++ {
+			b.WriteByte(v[i])
+		}
+		return b.String()
+	}
+	enc := base64.StdEncoding
+	b.Grow(len(quoted) + 4 + enc.EncodedLen(len(v)))
+	b.WriteString(quoted)
+	b.WriteString(" b64")
+	var src [48]byte // a multiple of 3: no padding before the last chunk
+	var dst [64]byte
+	for len(v) > 0 {
+		n := copy(src[:], v)
+		enc.Encode(dst[:], src[:n])
+		b.Write(dst[:enc.EncodedLen(n)])
+		v = v[n:]
+	}
+	return b.String()
 }
 
 // DecodeValue decodes the value part of a key header, as the original
@@ -120,11 +148,23 @@ func DecodeValue(s string) ([]byte, error) {
 	if rest, ok := strings.CutPrefix(s, "b64"); ok {
 		b, err := base64.StdEncoding.DecodeString(rest)
 		if err != nil {
-			return nil, errors.New("bad base64 after b64 prefix")
+			return nil, errBadBase64
 		}
 		return b, nil
 	}
 	return []byte(s), nil
+}
+
+var errBadBase64 = errors.New("bad base64 after b64 prefix")
+
+// decodeValueString is DecodeValue returning a string; a raw value is
+// returned without a copy.
+func decodeValueString(s string) (string, error) {
+	if _, ok := strings.CutPrefix(s, "b64"); !ok {
+		return s, nil
+	}
+	b, err := DecodeValue(s)
+	return string(b), err
 }
 
 // QuoteKey percent-encodes every byte of key except letters, digits and

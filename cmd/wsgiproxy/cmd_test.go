@@ -1,0 +1,301 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary is the wsgiproxy command, built once by TestMain.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "wsgiproxy-cmd-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "wsgiproxy")
+	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// runCmd runs the binary to completion and returns its exit code and output.
+func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("wsgiproxy %q did not exit", args)
+	}
+	return cmd.ProcessState.ExitCode(), o.String(), e.String()
+}
+
+func TestCommandLine(t *testing.T) {
+	tests := []struct {
+		args   []string
+		code   int
+		stdout string // a part of stdout
+		stderr string // a part of stderr
+	}{
+		{[]string{"version"}, 0, "(protocol 0.1, go", ""},
+		{[]string{"-h"}, 0, "", "usage: wsgiproxy COMMAND"},
+		{[]string{"--help"}, 0, "", "commands:"},
+		{[]string{}, 2, "", "usage: wsgiproxy COMMAND"},
+		{[]string{"nope"}, 2, "", `unknown command "nope"`},
+		{[]string{"proxy", "-h"}, 0, "", "--to"},
+		{[]string{"echo", "--help"}, 0, "", "pop-prefix"},
+		{[]string{"demo", "-h"}, 0, "", "listen"},
+		{[]string{"version", "-h"}, 0, "", "usage: wsgiproxy version"},
+		{[]string{"proxy", "--nope"}, 2, "", "flag provided but not defined: -nope"},
+		{[]string{"echo", "--listen"}, 2, "", "flag needs an argument"},
+		{[]string{"version", "extra"}, 2, "", `unexpected argument "extra"`},
+		{[]string{"proxy"}, 2, "", "--to is required"},
+		{[]string{"proxy", "--to", "ftp://x"}, 2, "", "scheme must be http or https"},
+		{[]string{"proxy", "--to", "http://127.0.0.1:1", "--mount", "rel"}, 2, "", "does not start with /"},
+		{[]string{"proxy", "--to", "http://127.0.0.1:1", "--trust", "nonsense"}, 2, "", "trusted network"},
+		{[]string{"proxy", "--to", "http://127.0.0.1:1", "--string-key", "REMOTE_ADDR"}, 2, "", "core environ variable"},
+		{[]string{"proxy", "--to", "http://127.0.0.1:1", "--set-json", "k={"}, 2, "", "not one JSON value"},
+		{[]string{"proxy", "--to", "http://127.0.0.1:1", "--set", "novalue"}, 2, "", "want KEY=VALUE"},
+		{[]string{"echo", "--prefix", "a", "--pop-prefix", "b"}, 2, "", "exclude each other"},
+		{[]string{"echo", "--host", "example.com"}, 2, "", "want NAME:PORT"},
+		{[]string{"echo", "--host", "h:80", "--port", "81"}, 2, "", "host excludes domain and port"},
+		{[]string{"echo", "--scheme", "ftp"}, 2, "", "want http or https"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			code, stdout, stderr := runCmd(t, tt.args...)
+			if code != tt.code || !strings.Contains(stdout, tt.stdout) || !strings.Contains(stderr, tt.stderr) {
+				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s\nwant stdout ~ %q, stderr ~ %q", code, tt.code, stdout, stderr, tt.stdout, tt.stderr)
+			}
+			if tt.code == 2 && len(tt.args) > 0 && tt.args[0] != "nope" && !strings.Contains(stderr, "-h' for help") && !strings.Contains(stderr, "usage:") {
+				t.Errorf("usage error without a hint: %s", stderr)
+			}
+		})
+	}
+}
+
+// runningServer is a running wsgiproxy server.
+type runningServer struct {
+	cmd  *exec.Cmd
+	url  string
+	mu   sync.Mutex
+	errb bytes.Buffer
+	done chan error
+}
+
+func (s *runningServer) stderr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.errb.String()
+}
+
+// start runs a server command with --listen 127.0.0.1:0 and waits for
+// its "listening on" line.
+func start(t *testing.T, args ...string) *runningServer {
+	t.Helper()
+	s := &runningServer{cmd: exec.Command(binary, append(args, "--listen", "127.0.0.1:0")...), done: make(chan error, 1)}
+	pipe, err := s.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			line := sc.Text()
+			s.mu.Lock()
+			s.errb.WriteString(line + "\n")
+			s.mu.Unlock()
+			if u, ok := strings.CutPrefix(line, "listening on "); ok {
+				select {
+				case urls <- u:
+				default:
+				}
+			}
+		}
+		io.Copy(io.Discard, pipe)
+		s.done <- s.cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if s.cmd.ProcessState == nil {
+			s.cmd.Process.Kill()
+		}
+	})
+	select {
+	case s.url = <-urls:
+	case err := <-s.done:
+		t.Fatalf("%q exited (%v) before listening:\n%s", args, err, s.stderr())
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%q did not announce its address:\n%s", args, s.stderr())
+	}
+	if !strings.HasPrefix(s.url, "http://127.0.0.1:") || strings.HasSuffix(s.url, ":0") {
+		t.Fatalf("announced %q", s.url)
+	}
+	return s
+}
+
+// stop sends SIGTERM and returns the exit code.
+func (s *runningServer) stop(t *testing.T) int {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	return s.wait(t)
+}
+
+func (s *runningServer) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case <-s.done:
+		return s.cmd.ProcessState.ExitCode()
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no exit after SIGTERM:\n%s", s.stderr())
+		return -1
+	}
+}
+
+func TestProxyAndEcho(t *testing.T) {
+	backend := start(t, "echo", "--trust", "127.0.0.1/32")
+	front := start(t, "proxy", "--to", backend.url+"/", "--mount", "/blog",
+		"--string-key", "REMOTE_USER", "--json-key", "myapp.settings",
+		"--set", "REMOTE_USER=alice", "--set-json", `myapp.settings={"theme":"dark","n":42}`, "--forwarded")
+
+	req, _ := http.NewRequest("GET", front.url+"/blog/article/1%2F2?a=1&b=%20", nil)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("X-Forwarded-For", "6.6.6.6") // forged: the front trusts nobody
+	req.Host = "www.example.com:8080"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct {
+		Environ map[string]any `json:"environ"`
+		URL     string         `json:"url"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%d %v", resp.StatusCode, err)
+	}
+	want := map[string]any{
+		"REQUEST_METHOD": "GET", "SCRIPT_NAME": "/blog", "PATH_INFO": "/article/1/2", "QUERY_STRING": "a=1&b=%20",
+		"SERVER_NAME": "www.example.com", "SERVER_PORT": "8080", "SERVER_PROTOCOL": "HTTP/1.1",
+		"REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "www.example.com:8080", "wsgi.url_scheme": "http",
+		"HTTP_ACCEPT": "application/json", "REMOTE_USER": "alice",
+		"myapp.settings": map[string]any{"theme": "dark", "n": float64(42)},
+	}
+	for k, v := range want {
+		if fmt.Sprint(got.Environ[k]) != fmt.Sprint(v) {
+			t.Errorf("environ[%q] = %#v, want %#v", k, got.Environ[k], v)
+		}
+	}
+	if got.URL != "http://www.example.com:8080/blog/article/1%2F2?a=1&b=%20" {
+		t.Errorf("url %q", got.URL)
+	}
+	for k := range got.Environ {
+		if strings.HasPrefix(k, "HTTP_X_FORWARDED") || strings.HasPrefix(k, "HTTP_FORWARDED") || strings.HasPrefix(k, "HTTP_X_WSGIPROXY") {
+			t.Errorf("context header %s reached the application", k)
+		}
+	}
+
+	if code := front.stop(t); code != 0 {
+		t.Errorf("proxy exit %d after SIGTERM:\n%s", code, front.stderr())
+	}
+	if code := backend.stop(t); code != 0 {
+		t.Errorf("echo exit %d after SIGTERM:\n%s", code, backend.stderr())
+	}
+	for _, s := range []*runningServer{front, backend} {
+		if c, err := net.DialTimeout("tcp", strings.TrimPrefix(s.url, "http://"), time.Second); err == nil {
+			c.Close()
+			t.Errorf("%s still accepts connections after exit", s.url)
+		}
+	}
+}
+
+func TestSIGTERMLetsInFlightRequestFinish(t *testing.T) {
+	started := make(chan struct{})
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		time.Sleep(500 * time.Millisecond)
+		io.WriteString(w, "slow answer")
+	}))
+	defer upstream.Close()
+	front := start(t, "proxy", "--to", upstream.URL)
+
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	res := make(chan result, 1)
+	go func() {
+		resp, err := http.Get(front.url + "/slow")
+		if err != nil {
+			res <- result{err: err}
+			return
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		res <- result{resp.StatusCode, string(b), err}
+	}()
+	select {
+	case <-started:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the request did not reach the upstream")
+	}
+	if err := front.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// While the request is in flight, new connections are refused soon.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", strings.TrimPrefix(front.url, "http://"), time.Second)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("still accepting connections after SIGTERM")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r := <-res
+	if r.err != nil || r.status != 200 || r.body != "slow answer" {
+		t.Errorf("in-flight request: %d %q %v", r.status, r.body, r.err)
+	}
+	if code := front.wait(t); code != 0 {
+		t.Errorf("exit %d:\n%s", code, front.stderr())
+	}
+}
