@@ -31,14 +31,18 @@ func serve(w http.ResponseWriter, r *http.Request) {
 	resp := Response{Environ: wsgiproxy.EnvironOf(r).Map(), URL: wsgiproxy.RequestURL(r)}
 	w.Header().Set("Cache-Control", "no-store")
 	if wantsJSON(r.Header.Get("Accept")) {
+		for k, v := range resp.Environ {
+			if _, err := json.Marshal(v); err != nil {
+				// JSON has no NaN or Infinity (a pickled float may be
+				// one): show such a value as Go prints it.
+				resp.Environ[k] = fmt.Sprintf("%v", v)
+			}
+		}
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		enc.SetEscapeHTML(false)
-		if err := enc.Encode(resp); err != nil {
-			// Headers are sent; all that is left is to say so in the body.
-			fmt.Fprintf(w, "\nencoding failed: %v\n", err)
-		}
+		enc.Encode(resp) // every value marshals now; a write error means the client left
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")

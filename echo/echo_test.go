@@ -2,6 +2,7 @@ package echo_test
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -113,5 +114,27 @@ func TestEchoWithoutMiddleware(t *testing.T) {
 	}
 	if got.URL != "http://[::1]:8080/x" {
 		t.Errorf("url %q", got.URL)
+	}
+}
+
+// A value JSON cannot hold (a pickled NaN) is shown as text, and the rest
+// of the environ still arrives.
+func TestEchoJSONUnsupportedValue(t *testing.T) {
+	r := httptest.NewRequest("GET", "http://example.com/x", nil)
+	r.Header.Set("Accept", "application/json")
+	r, err := wsgiproxy.SetKeys(r, map[string]any{"nan": math.NaN(), "list": []any{1.5, math.Inf(1)}, "ok": "yes"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	echo.Handler.ServeHTTP(rec, r)
+	var resp echo.Response
+	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
+		t.Fatalf("body is not JSON: %v\n%s", err, rec.Body)
+	}
+	for k, want := range map[string]any{"nan": "NaN", "list": "[1.5 +Inf]", "ok": "yes", "PATH_INFO": "/x"} {
+		if got := resp.Environ[k]; got != want {
+			t.Errorf("environ[%q] = %#v, want %#v", k, got, want)
+		}
 	}
 }

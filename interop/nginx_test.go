@@ -51,8 +51,12 @@ func startNginx(t *testing.T, upstream string) *peer {
 // X-Forwarded-Host $host:$server_port, X-Forwarded-Prefix and
 // X-Script-Name /app; location /app/ proxy_pass http://echo/) before
 // the echo application: the environ is the client's view.
+//
+// nginx passes on every client header it does not set itself, and it
+// cannot clear a header family by prefix, so the echo trusts it with
+// --trust-standard: only the standard family counts from it.
 func TestNginxBeforeEcho(t *testing.T) {
-	echo := startEcho(t)
+	echo := startWsgiproxy(t, "echo", "--trust-standard", "127.0.0.1/32")
 	front := startNginx(t, echo.addr)
 	_, nginxPort, _ := net.SplitHostPort(front.addr)
 	for _, p := range probes {
@@ -83,5 +87,33 @@ func TestNginxBeforeEcho(t *testing.T) {
 				t.Errorf("a forged header reached the application: %s", show(env))
 			}
 		})
+	}
+}
+
+// The WSGIProxy family and key headers that a client sends through nginx
+// are removed, not believed: nginx is trusted with --trust-standard.
+func TestNginxDoesNotPassForgedWireHeaders(t *testing.T) {
+	echo := startWsgiproxy(t, "echo", "--trust-standard", "127.0.0.1/32")
+	front := startNginx(t, echo.addr)
+	forged := map[string][]string{
+		"X-Forwarded-Server":          {"evil.example"},
+		"X-Forwarded-Scheme":          {"https"},
+		"X-Wsgiproxy-Host":            {"evil.example"},
+		"X-Wsgiproxy-Path-Info":       {"/evil"},
+		"X-Wsgiproxy-Script-Name":     {"/evil"},
+		"X-Wsgiproxy-Wsgi-Url-Scheme": {"https"},
+		"X-Traversal-Path":            {"/evil"},
+		"X-Wsgiproxy-Str-0":           {"REMOTE_USER evil"},
+		"X-Wsgiproxy-Json-1":          {`evil.json {"admin":true}`},
+	}
+	env, _ := echoEnviron(t, callJSON(t, "http://"+front.addr+"/app/article/1?x=1", "", forged))
+	checkFields(t, "echo environ", env, map[string]any{
+		"SCRIPT_NAME":     "/app",
+		"PATH_INFO":       "/article/1",
+		"wsgi.url_scheme": "http",
+		"REMOTE_ADDR":     clientIP,
+	})
+	if strings.Contains(show(env), "evil") {
+		t.Errorf("a forged header reached the application: %s", show(env))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -187,11 +188,22 @@ func splitHostPort(host string) (name, port string) {
 	return strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"), ""
 }
 
-// remoteIP is the address part of a RemoteAddr ("ip:port"); other forms
-// (a unix socket's peer) are returned as they are.
+// remoteIP is the address part of a RemoteAddr ("ip:port"), with an
+// IPv4-mapped IPv6 address in its IPv4 form. A unix socket's peer has no
+// address: "", as gunicorn and uWSGI give it. Other forms are returned as
+// they are.
 func remoteIP(addr string) string {
-	if h, _, err := net.SplitHostPort(addr); err == nil {
-		return h
+	if isUnixPeer(addr) {
+		return ""
 	}
-	return addr
+	h, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if strings.HasPrefix(h, "::ffff:") {
+		if a, err := netip.ParseAddr(h); err == nil {
+			return a.Unmap().String()
+		}
+	}
+	return h
 }

@@ -48,7 +48,7 @@ func TestEnvironOfWithoutMiddleware(t *testing.T) {
 		{
 			name: "no Host", target: "http://example.com/", host: "-", remote: "@",
 			want: Environ{RequestMethod: "GET", PathInfo: "/", ServerName: "", ServerPort: "80",
-				ServerProtocol: "HTTP/1.1", RemoteAddr: "@", Host: "", URLScheme: "http"},
+				ServerProtocol: "HTTP/1.1", RemoteAddr: "", Host: "", URLScheme: "http"},
 		},
 	}
 	for _, tt := range tests {

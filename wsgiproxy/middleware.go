@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -45,6 +46,13 @@ type Middleware struct {
 	// Trusted lists the networks of the proxies allowed to describe a
 	// request. Parse --trust values with [ParseTrusted].
 	Trusted []netip.Prefix
+	// TrustedStandard lists the networks of general-purpose reverse
+	// proxies (nginx, HAProxy, a load balancer) that set the standard
+	// headers but pass their clients' other headers on. From them only
+	// X-Forwarded-For, -Proto, -Host, -Port, -Prefix, X-Script-Name and
+	// Forwarded count; the WSGIProxy family and the key headers are
+	// removed, so that a client cannot forge them through such a proxy.
+	TrustedStandard []netip.Prefix
 	// TrustUnix trusts peers connected over a unix socket (they have no
 	// address).
 	TrustUnix bool
@@ -84,6 +92,9 @@ type Middleware struct {
 	// Logger receives a record for every refused request; nil means
 	// slog.Default().
 	Logger *slog.Logger
+
+	proxies     []netip.Prefix // Trusted and TrustedStandard
+	forcePrefix bool           // Prefix was set, "/" included
 }
 
 // NewMiddleware checks cfg and returns the middleware it describes.
@@ -101,6 +112,8 @@ func NewMiddleware(cfg Middleware) (func(http.Handler) http.Handler, error) {
 	if m.Logger == nil {
 		m.Logger = slog.Default()
 	}
+	m.proxies = append(slices.Clip(m.Trusted), m.TrustedStandard...)
+	m.forcePrefix = m.Prefix != ""
 	m.Prefix = strings.TrimRight(m.Prefix, "/")
 	m.PopPrefix = strings.TrimRight(m.PopPrefix, "/")
 	m.Scheme = strings.ToLower(m.Scheme)
@@ -185,7 +198,7 @@ type restored struct {
 }
 
 func (m *Middleware) restore(r *http.Request) (*http.Request, int, error) {
-	trusted, err := m.trusted(r)
+	trust, err := m.trust(r)
 	if err != nil {
 		return nil, http.StatusUnauthorized, err
 	}
@@ -199,7 +212,10 @@ func (m *Middleware) restore(r *http.Request) (*http.Request, int, error) {
 		url:        r.URL,
 		extra:      st.extra,
 	}
-	if trusted {
+	if trust == trustStandard {
+		removeNonStandardHeaders(r.Header)
+	}
+	if trust != untrusted {
 		if err := m.readHeaders(r, &rs); err != nil {
 			return nil, http.StatusBadRequest, err
 		}
@@ -217,21 +233,42 @@ func (m *Middleware) restore(r *http.Request) (*http.Request, int, error) {
 	return r2, 0, nil
 }
 
-func (m *Middleware) trusted(r *http.Request) (bool, error) {
+// trustLevel says which context headers of a request count.
+type trustLevel int
+
+const (
+	untrusted     trustLevel = iota // none
+	trustStandard                   // the standard family only
+	trustFull                       // all
+)
+
+func (m *Middleware) trust(r *http.Request) (trustLevel, error) {
 	if m.Verifier != nil {
 		signed, err := m.Verifier.Verify(r)
 		if err != nil {
-			return false, fmt.Errorf("wsgiproxy: signature refused: %v", err)
+			return untrusted, fmt.Errorf("wsgiproxy: signature refused: %v", err)
 		}
 		if !signed && !m.AllowUnsigned {
-			return false, errors.New("wsgiproxy: signature refused: the request is not signed (no Signature header)")
+			return untrusted, errors.New("wsgiproxy: signature refused: the request is not signed (no Signature header)")
 		}
-		return signed, nil
+		if signed {
+			return trustFull, nil
+		}
+		return untrusted, nil
 	}
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-		return inNetworks(m.Trusted, ap.Addr()), nil
+		switch {
+		case inNetworks(m.Trusted, ap.Addr()):
+			return trustFull, nil
+		case inNetworks(m.TrustedStandard, ap.Addr()):
+			return trustStandard, nil
+		}
+		return untrusted, nil
 	}
-	return m.TrustUnix && isUnixPeer(r.RemoteAddr), nil
+	if m.TrustUnix && isUnixPeer(r.RemoteAddr) {
+		return trustFull, nil
+	}
+	return untrusted, nil
 }
 
 // readHeaders reads every context header of a trusted request into rs.
@@ -301,7 +338,7 @@ func (m *Middleware) readClient(h http.Header, fwd []forwardedElement, rs *resto
 	if len(addrs) == 0 {
 		return nil
 	}
-	rs.remoteAddr = netip.AddrPortFrom(pickClient(addrs, m.Trusted), 0).String()
+	rs.remoteAddr = netip.AddrPortFrom(pickClient(addrs, m.proxies), 0).String()
 	return nil
 }
 
@@ -543,7 +580,7 @@ func decodeJSON(s string) (any, error) {
 
 // force applies the configured overrides.
 func (m *Middleware) force(rs *restored) error {
-	if m.Prefix != "" {
+	if m.forcePrefix {
 		rs.scriptName = m.Prefix
 	}
 	if m.PopPrefix != "" {

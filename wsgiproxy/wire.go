@@ -253,3 +253,24 @@ func removeContextHeaders(h http.Header) {
 		}
 	}
 }
+
+// standardHeader reports whether the canonical header name belongs to the
+// standard family that general-purpose proxies set.
+func standardHeader(name string) bool {
+	switch name {
+	case HeaderForwardedFor, HeaderForwardedProto, HeaderForwardedHost, HeaderForwardedPort,
+		HeaderForwardedPrefix, HeaderScriptName, HeaderForwarded:
+		return true
+	}
+	return false
+}
+
+// removeNonStandardHeaders deletes every context header outside the
+// standard family: what a general-purpose proxy passes on unchecked.
+func removeNonStandardHeaders(h http.Header) {
+	for name := range h {
+		if c := textproto.CanonicalMIMEHeaderKey(name); contextHeader(c) && !standardHeader(c) {
+			delete(h, name)
+		}
+	}
+}

@@ -22,12 +22,14 @@ func (l *listFlag) Set(v string) error {
 // middlewareFlags are the backend middleware's flags, shared by every
 // server command that receives requests from a front.
 type middlewareFlags struct {
-	trust        listFlag
-	maxValueSize int
+	trust         listFlag
+	trustStandard listFlag
+	maxValueSize  int
 }
 
 func (f *middlewareFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.trust, "trust", "trust context headers from peers in this `CIDR` (repeatable; 127.0.0.1/32, ::1/128, 10.0.0.0/8), or \"unix\" for peers on a unix socket")
+	fs.Var(&f.trustStandard, "trust-standard", "trust only the standard headers (X-Forwarded-For/-Proto/-Host/-Port/-Prefix, X-Script-Name, Forwarded) from peers in this `CIDR`: for nginx, HAProxy and other proxies that pass their clients' other headers on (repeatable)")
 	fs.IntVar(&f.maxValueSize, "max-value-size", wsgiproxy.DefaultMaxValueSize, "refuse a key whose decoded value is over `BYTES` (400)")
 }
 
@@ -39,10 +41,14 @@ func (f *middlewareFlags) middleware() (wsgiproxy.Middleware, error) {
 	if err != nil {
 		return wsgiproxy.Middleware{}, usageError{err}
 	}
+	standard, err := wsgiproxy.ParseTrusted(f.trustStandard)
+	if err != nil {
+		return wsgiproxy.Middleware{}, usageError{err}
+	}
 	if f.maxValueSize < 1 {
 		return wsgiproxy.Middleware{}, usageError{fmt.Errorf("--max-value-size %d: want a positive number of bytes", f.maxValueSize)}
 	}
-	return wsgiproxy.Middleware{Trusted: nets, TrustUnix: trustUnix, MaxValueSize: f.maxValueSize, Pickle: pickle.Unmarshal}, nil
+	return wsgiproxy.Middleware{Trusted: nets, TrustedStandard: standard, TrustUnix: trustUnix, MaxValueSize: f.maxValueSize, Pickle: pickle.Unmarshal}, nil
 }
 
 // keyFlags are the front's extra-key flags.
