@@ -119,11 +119,11 @@ func (s *runningServer) stderr() string {
 	return s.errb.String()
 }
 
-// start runs a server command with --listen 127.0.0.1:0 and waits for
-// its "listening on" line.
-func start(t *testing.T, args ...string) *runningServer {
+// startOn runs a server command with --listen listen and waits for its
+// "listening on" line.
+func startOn(t *testing.T, listen string, args ...string) *runningServer {
 	t.Helper()
-	s := &runningServer{cmd: exec.Command(binary, append(args, "--listen", "127.0.0.1:0")...), done: make(chan error, 1)}
+	s := &runningServer{cmd: exec.Command(binary, append(args, "--listen", listen)...), done: make(chan error, 1)}
 	pipe, err := s.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -161,6 +161,14 @@ func start(t *testing.T, args ...string) *runningServer {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("%q did not announce its address:\n%s", args, s.stderr())
 	}
+	return s
+}
+
+// start runs a server command with --listen 127.0.0.1:0 and waits for
+// its "listening on" line.
+func start(t *testing.T, args ...string) *runningServer {
+	t.Helper()
+	s := startOn(t, "127.0.0.1:0", args...)
 	if !strings.HasPrefix(s.url, "http://127.0.0.1:") || strings.HasSuffix(s.url, ":0") {
 		t.Fatalf("announced %q", s.url)
 	}

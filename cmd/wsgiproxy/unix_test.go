@@ -3,16 +3,13 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,44 +20,7 @@ import (
 // waits for its "listening on unix:" line.
 func startUnix(t *testing.T, sock string, args ...string) *runningServer {
 	t.Helper()
-	s := &runningServer{cmd: exec.Command(binary, append(args, "--listen", "unix:"+sock)...), done: make(chan error, 1)}
-	pipe, err := s.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	announced := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pipe)
-		for sc.Scan() {
-			line := sc.Text()
-			s.mu.Lock()
-			s.errb.WriteString(line + "\n")
-			s.mu.Unlock()
-			if u, ok := strings.CutPrefix(line, "listening on "); ok {
-				select {
-				case announced <- u:
-				default:
-				}
-			}
-		}
-		io.Copy(io.Discard, pipe)
-		s.done <- s.cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		if s.cmd.ProcessState == nil {
-			s.cmd.Process.Kill()
-		}
-	})
-	select {
-	case s.url = <-announced:
-	case err := <-s.done:
-		t.Fatalf("%q exited (%v) before listening:\n%s", args, err, s.stderr())
-	case <-time.After(20 * time.Second):
-		t.Fatalf("%q did not announce its address:\n%s", args, s.stderr())
-	}
+	s := startOn(t, "unix:"+sock, args...)
 	if s.url != "unix:"+sock {
 		t.Fatalf("announced %q, want unix:%s", s.url, sock)
 	}
