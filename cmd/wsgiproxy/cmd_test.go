@@ -307,3 +307,53 @@ func TestSIGTERMLetsInFlightRequestFinish(t *testing.T) {
 		t.Errorf("exit %d:\n%s", code, front.stderr())
 	}
 }
+
+// The README's first command: the demo serves the echo under /demo, with
+// its keys restored, and Ctrl-C stops it cleanly.
+func TestDemo(t *testing.T) {
+	demo := start(t, "demo")
+	req, _ := http.NewRequest("GET", demo.url+"/demo/hello%20world?x=1", nil)
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Environ map[string]any `json:"environ"`
+		URL     string         `json:"url"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&got)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%d %v", resp.StatusCode, err)
+	}
+	want := map[string]any{
+		"SCRIPT_NAME": "/demo", "PATH_INFO": "/hello world", "QUERY_STRING": "x=1",
+		"REMOTE_USER": "demo-user", "demo.settings": map[string]any{"answer": float64(42), "theme": "dark"},
+	}
+	for k, v := range want {
+		if fmt.Sprint(got.Environ[k]) != fmt.Sprint(v) {
+			t.Errorf("environ[%q] = %#v, want %#v", k, got.Environ[k], v)
+		}
+	}
+	if want := demo.url + "/demo/hello%20world?x=1"; got.URL != want {
+		t.Errorf("url %q, want %q", got.URL, want)
+	}
+
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err = noRedirect.Get(demo.url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/demo/" {
+		t.Errorf("GET / = %d Location %q, want 302 /demo/", resp.StatusCode, resp.Header.Get("Location"))
+	}
+
+	if err := demo.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if code := demo.wait(t); code != 0 {
+		t.Errorf("demo exit %d after Ctrl-C:\n%s", code, demo.stderr())
+	}
+}

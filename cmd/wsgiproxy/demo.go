@@ -42,7 +42,7 @@ func runDemo(ctx context.Context, args []string) error {
 		set:     listFlag{"REMOTE_USER=demo-user"},
 		setJSON: listFlag{`demo.settings={"theme":"dark","answer":42}`},
 	}
-	front, err := buildFront(frontConfig{to: server.URL(backendLn), mount: "/demo", timeout: wsgiproxy.DefaultTimeout, mw: &middlewareFlags{}, keys: keys})
+	front, err := buildFront(frontConfig{to: server.URL(backendLn), mount: "/demo", timeout: wsgiproxy.DefaultTimeout, mw: &middlewareFlags{maxValueSize: wsgiproxy.DefaultMaxValueSize}, keys: keys})
 	if err != nil {
 		return err
 	}
