@@ -1,7 +1,7 @@
 # The README's two commands: `go run ./cmd/wsgiproxy demo` and `make test`.
 GO ?= go
 
-.PHONY: test deps check demo bench fuzz
+.PHONY: test deps check demo
 
 # test installs what the tests need (idempotent), then runs every check.
 test: deps check
@@ -17,3 +17,8 @@ check:
 
 demo:
 	$(GO) run ./cmd/wsgiproxy demo
+
+.PHONY: soak
+# soak: minutes of mixed load through a front and a backend; not in CI.
+soak:
+	$(GO) run ./soak -duration $(or $(SOAK_DURATION),3m)

@@ -2,6 +2,7 @@ package wsgiproxy
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 )
 
@@ -26,6 +27,9 @@ func parseForwarded(lines []string) ([]forwardedElement, error) {
 					return nil, errors.New("want name=value pairs")
 				}
 				name := strings.ToLower(strings.TrimSpace(s[:eq]))
+				if !isToken(name) {
+					return nil, errors.New("parameter name " + strconv.Quote(name) + " is not a token")
+				}
 				s = s[eq+1:]
 				var val string
 				if strings.HasPrefix(s, `"`) {
@@ -42,6 +46,11 @@ func parseForwarded(lines []string) ([]forwardedElement, error) {
 					val, s = strings.TrimSpace(s[:end]), s[end:]
 					if val == "" {
 						return nil, errors.New("empty value for " + name)
+					}
+					// Tolerated beyond a token: the ":" and brackets of an
+					// IPv6 address some proxies forget to quote.
+					if !isToken(strings.Map(unbracket, val)) {
+						return nil, errors.New("value of " + name + " is neither a token nor a quoted string")
 					}
 				}
 				switch name {
@@ -86,6 +95,9 @@ func unquoteString(s string) (val, rest string, err error) {
 				return "", "", errors.New("unterminated quoted string")
 			}
 			i++
+			if c := s[i]; c < 0x20 && c != '\t' || c == 0x7f {
+				return "", "", errors.New("control byte in quoted string")
+			}
 			b.WriteByte(s[i])
 		default:
 			if c < 0x20 && c != '\t' || c == 0x7f {
@@ -97,6 +109,15 @@ func unquoteString(s string) (val, rest string, err error) {
 	return "", "", errors.New("unterminated quoted string")
 }
 
+// unbracket maps the characters of an IPv6 address that are not tchars
+// to one that is.
+func unbracket(r rune) rune {
+	if r == ':' || r == '[' || r == ']' {
+		return '.'
+	}
+	return r
+}
+
 // forwardedNode formats an address as an RFC 7239 node: IPv6 in quoted
 // brackets.
 func forwardedNode(ip string) string {
@@ -106,13 +127,21 @@ func forwardedNode(ip string) string {
 	return ip
 }
 
-// forwardedValue quotes v when it is not an RFC 7230 token.
+// forwardedValue quotes v when it is not an RFC 9110 token.
 func forwardedValue(v string) string {
-	for i := 0; i < len(v); i++ {
-		c := v[i]
+	if isToken(v) {
+		return v
+	}
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(v) + `"`
+}
+
+// isToken reports whether s is an RFC 9110 token: one or more tchars.
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(v) + `"`
+			return false
 		}
 	}
-	return v
+	return s != ""
 }

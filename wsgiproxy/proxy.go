@@ -181,24 +181,10 @@ func (p *Proxy) init() {
 	}
 }
 
-// NewTransport returns an http.Transport tuned for a proxy: a keep-alive
-// pool as large as the concurrency of a busy front (the default keeps 2
-// idle connections per host, so most requests would open a new one), no
-// environment proxy, no transparent compression, and responseHeader as
-// the response-header timeout.
+// NewTransport is [NewTransportWith] with the default limits and
+// responseHeader as the response-header timeout.
 func NewTransport(responseHeader time.Duration) *http.Transport {
-	return &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:          4096,
-		MaxIdleConnsPerHost:   1024,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		ResponseHeaderTimeout: responseHeader,
-		DisableCompression:    true,
-		WriteBufferSize:       16 << 10,
-		ReadBufferSize:        16 << 10,
-	}
+	return NewTransportWith(TransportOptions{ResponseHeaderTimeout: responseHeader})
 }
 
 // ServeHTTP forwards r to the target.

@@ -1,8 +1,6 @@
 package wsgiproxy
 
 import (
-	"context"
-	"net"
 	"net/http"
 	"time"
 )
@@ -16,10 +14,5 @@ const UnixHost = "localhost"
 // names. Give a [Proxy] this transport and a Target such as
 // "http://localhost/myapp?some=qs" (see [UnixHost]) to forward to it.
 func NewUnixTransport(path string, responseHeader time.Duration) *http.Transport {
-	t := NewTransport(responseHeader)
-	d := &net.Dialer{Timeout: 10 * time.Second}
-	t.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return d.DialContext(ctx, "unix", path)
-	}
-	return t
+	return NewTransportWith(TransportOptions{ResponseHeaderTimeout: responseHeader, UnixSocket: path})
 }

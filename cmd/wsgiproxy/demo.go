@@ -19,7 +19,13 @@ func init() {
 func runDemo(ctx context.Context, args []string) error {
 	fs := newFlagSet("demo", "[--listen ADDR]")
 	listen := fs.String("listen", "127.0.0.1:8000", "the front listens on `HOST:PORT`")
+	var sl serverLimits
+	sl.register(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := sl.config("", 0)
+	if err != nil {
 		return err
 	}
 	backendLn, err := server.Listen("127.0.0.1:0")
@@ -52,9 +58,11 @@ func runDemo(ctx context.Context, args []string) error {
 	mux.Handle("/{$}", http.RedirectHandler("/demo/", http.StatusFound))
 
 	errc := make(chan error, 1)
-	go func() { errc <- server.Serve(ctx, server.Config{Announce: io.Discard}, backendLn, backend) }()
+	bcfg := cfg
+	bcfg.Announce = io.Discard
+	go func() { errc <- server.Serve(ctx, bcfg, backendLn, backend) }()
 	fmt.Fprintf(os.Stderr, "echo backend on %s; open %s/demo/ (Ctrl-C stops)\n", server.URL(backendLn), server.URL(frontLn))
-	err = server.Serve(ctx, server.Config{}, frontLn, mux)
+	err = server.Serve(ctx, cfg, frontLn, mux)
 	if berr := <-errc; err == nil {
 		err = berr
 	}

@@ -27,6 +27,8 @@ func runEcho(ctx context.Context, args []string) error {
 	host := fs.String("host", "", "force HTTP_HOST, SERVER_NAME and SERVER_PORT to `NAME:PORT`")
 	domain := fs.String("domain", "", "force SERVER_NAME to `NAME`")
 	port := fs.String("port", "", "force SERVER_PORT to `N`")
+	var sl serverLimits
+	sl.register(fs)
 	var mf middlewareFlags
 	mf.register(fs)
 	var sf secretFlags
@@ -52,7 +54,11 @@ func runEcho(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return server.Run(ctx, server.Config{Listen: *listen, SocketMode: *socketMode}, h)
+	scfg, err := sl.config(*listen, *socketMode)
+	if err != nil {
+		return err
+	}
+	return server.Run(ctx, scfg, h)
 }
 
 func echoHandler(cfg wsgiproxy.Middleware) (http.Handler, error) {

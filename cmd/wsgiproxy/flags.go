@@ -25,12 +25,14 @@ type middlewareFlags struct {
 	trust         listFlag
 	trustStandard listFlag
 	maxValueSize  int
+	maxKeyHeaders int
 }
 
 func (f *middlewareFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.trust, "trust", "trust context headers from peers in this `CIDR` (repeatable; 127.0.0.1/32, ::1/128, 10.0.0.0/8), or \"unix\" for peers on a unix socket")
 	fs.Var(&f.trustStandard, "trust-standard", "trust only the standard headers (X-Forwarded-For/-Proto/-Host/-Port/-Prefix, X-Script-Name, Forwarded) from peers in this `CIDR`: for nginx, HAProxy and other proxies that pass their clients' other headers on (repeatable)")
 	fs.IntVar(&f.maxValueSize, "max-value-size", wsgiproxy.DefaultMaxValueSize, "refuse a key whose decoded value is over `BYTES` (400)")
+	fs.IntVar(&f.maxKeyHeaders, "max-key-headers", wsgiproxy.DefaultMaxKeyHeaders, "refuse a request with more than `N` key headers (400)")
 }
 
 // middleware builds the configured Middleware; forced settings are the
@@ -48,7 +50,10 @@ func (f *middlewareFlags) middleware() (wsgiproxy.Middleware, error) {
 	if f.maxValueSize < 1 {
 		return wsgiproxy.Middleware{}, usageError{fmt.Errorf("--max-value-size %d: want a positive number of bytes", f.maxValueSize)}
 	}
-	return wsgiproxy.Middleware{Trusted: nets, TrustedStandard: standard, TrustUnix: trustUnix, MaxValueSize: f.maxValueSize, Pickle: pickle.Unmarshal}, nil
+	if f.maxKeyHeaders < 0 {
+		return wsgiproxy.Middleware{}, usageError{fmt.Errorf("--max-key-headers %d: want a positive number (0: the default)", f.maxKeyHeaders)}
+	}
+	return wsgiproxy.Middleware{Trusted: nets, TrustedStandard: standard, TrustUnix: trustUnix, MaxValueSize: f.maxValueSize, MaxKeyHeaders: f.maxKeyHeaders, Pickle: pickle.Unmarshal}, nil
 }
 
 // keyFlags are the front's extra-key flags.

@@ -31,7 +31,13 @@ func runForward(ctx context.Context, args []string) error {
 	fs.Var((*patternList)(&cfg.Deny), "deny", "refuse targets matching `PATTERN` (repeatable), also a network such as 169.254.0.0/16[:PORT], checked against resolved addresses too; wins over --allow")
 	fs.StringVar(&cfg.AuthFile, "auth-file", "", "require Proxy-Authorization: Basic against `FILE` of user:bcrypt-hash lines")
 	fs.DurationVar(&cfg.Timeout, "timeout", forward.DefaultTimeout, "connect and response-header `DURATION`")
+	var sl serverLimits
+	sl.register(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	scfg, err := sl.config(*listen, 0)
+	if err != nil {
 		return err
 	}
 	p, err := forward.New(cfg)
@@ -41,5 +47,5 @@ func runForward(ctx context.Context, args []string) error {
 	if len(p.Allow) == 0 {
 		slog.Warn("forward: no --allow pattern: every request will be refused")
 	}
-	return server.Run(ctx, server.Config{Listen: *listen}, p)
+	return server.Run(ctx, scfg, p)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/wsgiproxy/wsgiproxy-go/internal/server"
@@ -24,6 +25,10 @@ func runProxy(ctx context.Context, args []string) error {
 	preserveHost := fs.Bool("preserve-host", false, "send the client's Host upstream instead of the target's")
 	forwarded := fs.Bool("forwarded", false, "also send an RFC 7239 Forwarded header")
 	timeout := fs.Duration("timeout", wsgiproxy.DefaultTimeout, "wait at most `DURATION` for the upstream's response headers")
+	var sl serverLimits
+	sl.register(fs)
+	var ul upstreamLimits
+	ul.register(fs)
 	var mf middlewareFlags
 	mf.register(fs)
 	var kf keyFlags
@@ -40,7 +45,7 @@ func runProxy(ctx context.Context, args []string) error {
 	if *to == "" {
 		return usageError{errorf("--to is required")}
 	}
-	fc := frontConfig{to: *to, toPath: *toPath, mount: *mount, preserveHost: *preserveHost, forwarded: *forwarded, timeout: *timeout, mw: &mf, keys: &kf}
+	fc := frontConfig{to: *to, toPath: *toPath, mount: *mount, preserveHost: *preserveHost, forwarded: *forwarded, timeout: *timeout, upstream: &ul, mw: &mf, keys: &kf}
 	if signer != nil {
 		fc.signer = signer
 	}
@@ -48,7 +53,11 @@ func runProxy(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return server.Run(ctx, server.Config{Listen: *listen, SocketMode: *socketMode}, h)
+	cfg, err := sl.config(*listen, *socketMode)
+	if err != nil {
+		return err
+	}
+	return server.Run(ctx, cfg, h)
 }
 
 type frontConfig struct {
@@ -58,6 +67,7 @@ type frontConfig struct {
 	preserveHost bool
 	forwarded    bool
 	timeout      time.Duration
+	upstream     *upstreamLimits // nil: the defaults
 	mw           *middlewareFlags
 	keys         *keyFlags
 	signer       wsgiproxy.Signer // nil: requests go unsigned
@@ -70,6 +80,17 @@ func buildFront(c frontConfig) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.upstream == nil {
+		c.upstream = defaultUpstreamLimits()
+	}
+	opts, err := c.upstream.options(c.timeout)
+	if err != nil {
+		return nil, err
+	}
+	if sock, ok := strings.CutPrefix(c.to, server.UnixPrefix); ok {
+		opts.UnixSocket = sock
+	}
+	p.Transport = wsgiproxy.NewTransportWith(opts)
 	if err := wsgiproxy.CheckPrefix(c.mount); err != nil {
 		return nil, usageError{errorf("--mount %q: %v", c.mount, err)}
 	}

@@ -32,6 +32,8 @@ func runSpawn(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.Timeout, "timeout", wsgiproxy.DefaultTimeout, "wait at most `DURATION` for the backend's response headers")
 	mount := fs.String("mount", "", "serve under this `PREFIX`, which becomes SCRIPT_NAME; the backend gets the whole path")
 	forwarded := fs.Bool("forwarded", false, "also send an RFC 7239 Forwarded header")
+	var sl serverLimits
+	sl.register(fs)
 	var mf middlewareFlags
 	mf.register(fs)
 	var kf keyFlags
@@ -43,6 +45,10 @@ func runSpawn(ctx context.Context, args []string) error {
 	}
 	if *cmdline == "" {
 		return usageError{errorf("--command is required")}
+	}
+	scfg, err := sl.config(*listen, *socketMode)
+	if err != nil {
+		return err
 	}
 	command, err := spawn.Split(*cmdline)
 	if err != nil {
@@ -61,7 +67,7 @@ func runSpawn(ctx context.Context, args []string) error {
 	}
 	h, err := buildSpawnFront(sp, *mount, *forwarded, &mf, &kf, signer)
 	if err == nil {
-		err = server.Run(ctx, server.Config{Listen: *listen, SocketMode: *socketMode}, h)
+		err = server.Run(ctx, scfg, h)
 	}
 	return errors.Join(err, sp.Close())
 }

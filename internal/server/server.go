@@ -67,13 +67,13 @@ func listen(addr string, mode os.FileMode) (net.Listener, error) {
 	return ln, nil
 }
 
-// URL is the address clients use to reach ln: http://HOST:PORT, or
-// unix:PATH for a unix socket.
+// URL is the address clients use to reach ln: http://HOST:PORT
+// (https:// from [ListenTLS]), or unix:PATH for a unix socket.
 func URL(ln net.Listener) string {
 	if a := ln.Addr(); a.Network() == "unix" {
 		return UnixPrefix + a.String()
 	}
-	return "http://" + ln.Addr().String()
+	return scheme(ln) + "://" + ln.Addr().String()
 }
 
 // Run serves h on cfg.Listen until ctx ends, then stops accepting, lets

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/wsgiproxy/wsgiproxy-go/config"
+	"github.com/wsgiproxy/wsgiproxy-go/internal/server"
+)
+
+func init() {
+	register(command{name: "serve", summary: "serve the listeners and routes of a config file (SIGHUP reloads it)", run: runServe})
+}
+
+func runServe(ctx context.Context, args []string) error {
+	fs := newFlagSet("serve", "--config FILE [--check]")
+	path := fs.String("config", "", "read the listeners and routes from `FILE` (TOML)")
+	check := fs.Bool("check", false, "check FILE, print a summary and exit: 0 when it is valid, 1 with every mistake otherwise")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *path == "" {
+		return usageError{errorf("--config is required")}
+	}
+	// Until the handler is in place, SIGHUP would end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	f, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	if *check {
+		printSummary(os.Stdout, f)
+		return nil
+	}
+	return serve(ctx, f, hup)
+}
+
+// printSummary writes what f serves: each listener and its routes.
+func printSummary(w io.Writer, f *config.File) {
+	fmt.Fprintf(w, "%s: OK: %d listeners, %d routes\n", f.Path, len(f.Listeners), len(f.Routes))
+	for _, l := range f.Listeners {
+		tls := ""
+		if l.TLSCertFile != "" {
+			tls = " (TLS)"
+		}
+		fmt.Fprintf(w, "listener %s: %s%s\n", l.Name, l.Listen, tls)
+		for _, r := range f.Routes {
+			if r.Listener == l.Name {
+				fmt.Fprintf(w, "  route %s\n", r)
+			}
+		}
+	}
+}
+
+// openListener opens l's socket, with TLS when it has a certificate.
+func openListener(l config.Listener) (net.Listener, *server.Certificate, error) {
+	var ln net.Listener
+	var err error
+	if path, ok := strings.CutPrefix(l.Listen, server.UnixPrefix); ok {
+		ln, err = server.ListenUnix(path, l.SocketMode)
+	} else {
+		ln, err = server.Listen(l.Listen)
+	}
+	if err != nil || l.TLSCertFile == "" {
+		return ln, nil, err
+	}
+	cert, err := server.LoadCertificate(l.TLSCertFile, l.TLSKeyFile)
+	if err != nil {
+		ln.Close()
+		return nil, nil, err
+	}
+	return server.ListenTLS(ln, cert), cert, nil
+}
+
+// serve runs f's listeners until ctx ends, reloading the file on hup.
+func serve(ctx context.Context, f *config.File, hup <-chan os.Signal) (err error) {
+	rt, err := config.NewRuntime(f, config.Options{})
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, rt.Close()) }()
+
+	lns := make([]net.Listener, 0, len(f.Listeners))
+	var certs []*server.Certificate
+	for _, l := range f.Listeners {
+		ln, cert, err := openListener(l)
+		if err != nil {
+			for _, ln := range lns {
+				ln.Close()
+			}
+			return fmt.Errorf("listener %q: %w", l.Name, err)
+		}
+		lns = append(lns, ln)
+		if cert != nil {
+			certs = append(certs, cert)
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, len(lns))
+	for i, l := range f.Listeners {
+		go func() {
+			err := server.Serve(ctx, l.Server(), lns[i], rt.Handler(l.Name))
+			if err != nil {
+				err = fmt.Errorf("listener %q: %w", l.Name, err)
+				cancel() // one listener failing stops them all
+			}
+			errc <- err
+		}()
+	}
+	go reloadOnHUP(ctx, rt, certs, hup)
+	var errs []error
+	for range lns {
+		errs = append(errs, <-errc)
+	}
+	return errors.Join(errs...)
+}
+
+// reloadOnHUP reads the config file again on each signal from hup, and
+// the TLS certificates; a file with mistakes keeps the routes in use.
+func reloadOnHUP(ctx context.Context, rt *config.Runtime, certs []*server.Certificate, hup <-chan os.Signal) {
+	path := rt.File().Path
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		for _, c := range certs {
+			if err := c.Reload(); err != nil {
+				slog.Error("serve: TLS certificate not reloaded; keeping the old one", "err", err)
+			}
+		}
+		f, err := config.Load(path)
+		if err == nil {
+			err = rt.Reload(f)
+		}
+		if err != nil {
+			slog.Error("serve: config not reloaded; keeping the old one", "file", path, "err", err)
+			continue
+		}
+		slog.Info("serve: config reloaded", "file", path, "routes", len(f.Routes))
+	}
+}

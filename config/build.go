@@ -1,0 +1,278 @@
+package config
+
+import (
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/wsgiproxy/wsgiproxy-go/echo"
+	"github.com/wsgiproxy/wsgiproxy-go/forward"
+	"github.com/wsgiproxy/wsgiproxy-go/internal/server"
+	"github.com/wsgiproxy/wsgiproxy-go/pickle"
+	"github.com/wsgiproxy/wsgiproxy-go/sign"
+	"github.com/wsgiproxy/wsgiproxy-go/spawn"
+	"github.com/wsgiproxy/wsgiproxy-go/wsgiproxy"
+)
+
+// Options are what a Runtime gives every handler it builds.
+type Options struct {
+	// Logger receives the handlers' records; nil means slog.Default().
+	Logger *slog.Logger
+	// Nonces remembers the nonces of accepted signatures for every
+	// route that checks them, across reloads; nil means a
+	// sign.MemoryNonceStore made by NewRuntime.
+	Nonces sign.NonceStore
+}
+
+// compiled is one route's handler.
+type compiled struct {
+	handler http.Handler
+	spawner *spawn.Spawner // of a spawn route
+}
+
+// compile builds r's handler. A spawn route uses reuse when it is not
+// nil (the Spawner of an earlier configuration with the same child
+// settings), else a new Spawner, which the caller must close.
+func (f *File) compile(r *Route, reuse *spawn.Spawner, opts Options) (out compiled, _ *Error) {
+	var h http.Handler
+	var front *frontSpec
+	switch r.Kind {
+	case KindForward:
+		p, err := forward.New(*r.forward)
+		if err != nil {
+			return out, f.errAt(r, err, KindForward)
+		}
+		p.Logger = opts.Logger
+		return compiled{handler: p}, nil
+	case KindEcho:
+		h = echo.Handler
+	case KindProxy:
+		ps := r.proxy
+		p, err := upstream(ps.to, ps.toPath, ps.transport)
+		if err != nil {
+			return out, f.errAt(r, err, KindProxy, "to")
+		}
+		p.PreserveHost = ps.preserveHost
+		p.Timeout = ps.timeout
+		if e := f.setFront(r, p, &ps.frontSpec, opts); e != nil {
+			return out, e
+		}
+		h, front = p, &ps.frontSpec
+	case KindSpawn:
+		sp := reuse
+		if sp == nil {
+			cfg := r.spawn.cfg
+			cfg.Logger = opts.Logger
+			var err error
+			if sp, err = spawn.New(cfg); err != nil {
+				return out, f.errAt(r, err, KindSpawn)
+			}
+		}
+		out.spawner = sp
+		p, err := sp.NewProxy(r.Path)
+		if err == nil {
+			if e := f.setFront(r, p, &r.spawn.frontSpec, opts); e != nil {
+				return out, e
+			}
+		} else {
+			return out, f.errAt(r, err, "path")
+		}
+		h, front = sp.Handler(p), &r.spawn.frontSpec
+	}
+	if front != nil && len(front.set) > 0 {
+		h = withKeys(front.set, h)
+	}
+	cfg := r.mw.cfg
+	cfg.Logger = opts.Logger
+	if len(r.mw.secrets) > 0 {
+		ring, err := keyring(r.mw.secrets, opts)
+		if err != nil {
+			return out, f.errAt(r, err, "middleware", "secret_files")
+		}
+		cfg.Verifier = &sign.Verifier{Keys: ring, MaxSkew: r.mw.maxSkew, Nonces: opts.Nonces}
+	}
+	mw, err := wsgiproxy.NewMiddleware(cfg)
+	if err != nil {
+		return out, f.errAt(r, err, "middleware")
+	}
+	out.handler = mw(wsgiproxy.Mount(r.Path, h))
+	return out, nil
+}
+
+func keyring(files []string, opts Options) (*sign.Keyring, error) {
+	ring, err := sign.NewKeyring(files...)
+	if err != nil {
+		return nil, err
+	}
+	ring.Logger = opts.Logger
+	return ring, nil
+}
+
+// setFront applies the settings that proxy and spawn routes share.
+func (f *File) setFront(r *Route, p *wsgiproxy.Proxy, fs *frontSpec, opts Options) *Error {
+	p.Keys = fs.keys
+	p.Forwarded = fs.forwarded
+	p.PickleMarshal = pickle.Marshal
+	p.Logger = opts.Logger
+	if len(fs.secrets) > 0 {
+		ring, err := keyring(fs.secrets, opts)
+		if err != nil {
+			return f.errAt(r, err, r.Kind, "secret_files")
+		}
+		p.Signer = &sign.Signer{Keys: ring}
+	}
+	if err := p.Validate(); err != nil {
+		return f.errAt(r, err, r.Kind)
+	}
+	return nil
+}
+
+// upstream makes the Proxy for to, a URL or unix:PATH whose path and
+// query are toPath, as the proxy command's --to and --to-path do.
+func upstream(to, toPath string, o wsgiproxy.TransportOptions) (*wsgiproxy.Proxy, error) {
+	target := to
+	if sock, isUnix := strings.CutPrefix(to, server.UnixPrefix); isUnix {
+		target = "http://" + wsgiproxy.UnixHost + toPath
+		o.UnixSocket = sock
+	}
+	p, err := wsgiproxy.NewProxy(target)
+	if err != nil {
+		return nil, err
+	}
+	p.Transport = wsgiproxy.NewTransportWith(o)
+	return p, nil
+}
+
+// withKeys puts fixed extra keys into every request's environ.
+func withKeys(kv map[string]any, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r2, err := wsgiproxy.SetKeys(r, kv)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		next.ServeHTTP(w, r2)
+	})
+}
+
+// A router sends each request of one listener to the route for its host
+// and path: routes for the exact host first, then those for the longest
+// matching *.name, then those for any host; in each group the longest
+// path prefix that matches whole segments wins, and a group where no
+// path matches passes the request to the next.
+type router struct {
+	exact map[string][]entry
+	wild  []wildGroup // longest suffix first
+	any   []entry
+}
+
+type wildGroup struct {
+	suffix  string // ".example.com"
+	entries []entry
+}
+
+type entry struct {
+	segments []string // of the path prefix; nil for ""
+	h        http.Handler
+}
+
+func newRouter(routes []*Route, handlers []http.Handler) *router {
+	rt := &router{exact: map[string][]entry{}}
+	for i, r := range routes {
+		e := entry{h: handlers[i]}
+		if r.Path != "" {
+			e.segments = strings.Split(r.Path[1:], "/")
+		}
+		switch {
+		case r.Host == "":
+			rt.any = append(rt.any, e)
+		case strings.HasPrefix(r.Host, "*."):
+			suffix := r.Host[1:]
+			j := slices.IndexFunc(rt.wild, func(g wildGroup) bool { return g.suffix == suffix })
+			if j < 0 {
+				rt.wild = append(rt.wild, wildGroup{suffix: suffix})
+				j = len(rt.wild) - 1
+			}
+			rt.wild[j].entries = append(rt.wild[j].entries, e)
+		default:
+			rt.exact[r.Host] = append(rt.exact[r.Host], e)
+		}
+	}
+	longest := func(a, b entry) int { return len(b.segments) - len(a.segments) }
+	for _, es := range rt.exact {
+		slices.SortStableFunc(es, longest)
+	}
+	for _, g := range rt.wild {
+		slices.SortStableFunc(g.entries, longest)
+	}
+	slices.SortStableFunc(rt.any, longest)
+	slices.SortStableFunc(rt.wild, func(a, b wildGroup) int { return len(b.suffix) - len(a.suffix) })
+	return rt
+}
+
+func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h := rt.match(requestHost(r.Host), r.URL.EscapedPath()); h != nil {
+		h.ServeHTTP(w, r)
+		return
+	}
+	http.Error(w, "wsgiproxy: no route for "+r.Host+r.URL.EscapedPath(), http.StatusNotFound)
+}
+
+// match returns the handler for host and path, or nil.
+func (rt *router) match(host, path string) http.Handler {
+	if h := matchPath(rt.exact[host], path); h != nil {
+		return h
+	}
+	for _, g := range rt.wild {
+		if len(host) > len(g.suffix) && strings.HasSuffix(host, g.suffix) {
+			if h := matchPath(g.entries, path); h != nil {
+				return h
+			}
+		}
+	}
+	return matchPath(rt.any, path)
+}
+
+func matchPath(entries []entry, path string) http.Handler {
+	for _, e := range entries {
+		if underPrefix(path, e.segments) {
+			return e.h
+		}
+	}
+	return nil
+}
+
+// underPrefix reports whether the escaped path starts with the prefix
+// segments, comparing decoded segments, so that an escaped "/" (%2F)
+// never counts as a separator, as in wsgiproxy.Mount.
+func underPrefix(escaped string, segments []string) bool {
+	pos := 0
+	for _, seg := range segments {
+		if pos >= len(escaped) || escaped[pos] != '/' {
+			return false
+		}
+		end := strings.IndexByte(escaped[pos+1:], '/')
+		if end < 0 {
+			end = len(escaped)
+		} else {
+			end += pos + 1
+		}
+		got, err := url.PathUnescape(escaped[pos+1 : end])
+		if err != nil || got != seg {
+			return false
+		}
+		pos = end
+	}
+	return true
+}
+
+// requestHost is the Host of a request without its port, in lower case
+// and without a trailing dot.
+func requestHost(h string) string {
+	if i := strings.LastIndexByte(h, ':'); i > strings.LastIndexByte(h, ']') {
+		h = h[:i]
+	}
+	return strings.TrimSuffix(strings.ToLower(h), ".")
+}
