@@ -230,8 +230,10 @@ func New(cfg Config) (*Spawner, error) {
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
-	s.transport = wsgiproxy.NewTransport(orDefault(cfg.Timeout, wsgiproxy.DefaultTimeout))
-	s.transport.DialContext = s.dial
+	s.transport = wsgiproxy.NewTransportWith(wsgiproxy.TransportOptions{
+		ResponseHeaderTimeout: orDefault(cfg.Timeout, wsgiproxy.DefaultTimeout),
+		DialContext:           s.dial,
+	})
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
