@@ -18,13 +18,12 @@ func init() {
 
 func runDemo(ctx context.Context, args []string) error {
 	fs := newFlagSet("demo", "[--listen ADDR]")
-	listen := fs.String("listen", "127.0.0.1:8000", "the front listens on `HOST:PORT`")
-	var sl serverLimits
-	sl.register(fs)
+	var sl serverFlags
+	sl.register(fs, "127.0.0.1:8000")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := sl.config("", 0)
+	cfg, err := sl.config()
 	if err != nil {
 		return err
 	}
@@ -37,7 +36,7 @@ func runDemo(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	frontLn, err := server.Listen(*listen)
+	frontLn, err := server.Listen(cfg.Listen)
 	if err != nil {
 		return err
 	}

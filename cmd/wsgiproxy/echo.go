@@ -19,16 +19,14 @@ func errorf(format string, args ...any) error { return fmt.Errorf(format, args..
 
 func runEcho(ctx context.Context, args []string) error {
 	fs := newFlagSet("echo", "--listen ADDR [--trust CIDR]... [flags]")
-	listen := fs.String("listen", "127.0.0.1:9000", listenUsage)
-	socketMode := socketModeFlag(fs)
 	prefix := fs.String("prefix", "", "force SCRIPT_NAME to `P`")
 	popPrefix := fs.String("pop-prefix", "", "move `P` from the start of PATH_INFO to SCRIPT_NAME (400 outside it)")
 	scheme := fs.String("scheme", "", "force wsgi.url_scheme to `S` (http or https)")
 	host := fs.String("host", "", "force HTTP_HOST, SERVER_NAME and SERVER_PORT to `NAME:PORT`")
 	domain := fs.String("domain", "", "force SERVER_NAME to `NAME`")
 	port := fs.String("port", "", "force SERVER_PORT to `N`")
-	var sl serverLimits
-	sl.register(fs)
+	var sl serverFlags
+	sl.register(fs, "127.0.0.1:9000")
 	var mf middlewareFlags
 	mf.register(fs)
 	var sf secretFlags
@@ -54,7 +52,7 @@ func runEcho(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	scfg, err := sl.config(*listen, *socketMode)
+	scfg, err := sl.config()
 	if err != nil {
 		return err
 	}

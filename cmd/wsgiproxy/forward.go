@@ -26,17 +26,16 @@ func (l *patternList) Set(s string) error {
 func runForward(ctx context.Context, args []string) error {
 	fs := newFlagSet("forward", "--listen ADDR --allow PATTERN... [--deny PATTERN]... [--auth-file FILE] [--timeout DURATION]")
 	var cfg forward.Config
-	listen := fs.String("listen", "127.0.0.1:3128", "`ADDR` (HOST:PORT) to listen on")
 	fs.Var((*patternList)(&cfg.Allow), "allow", "allow targets matching `PATTERN` (repeatable): *.example.com:443, example.com:*, 127.0.0.1:*, [::1]:8080; with none, every request is refused")
 	fs.Var((*patternList)(&cfg.Deny), "deny", "refuse targets matching `PATTERN` (repeatable), also a network such as 169.254.0.0/16[:PORT], checked against resolved addresses too; wins over --allow")
 	fs.StringVar(&cfg.AuthFile, "auth-file", "", "require Proxy-Authorization: Basic against `FILE` of user:bcrypt-hash lines")
 	fs.DurationVar(&cfg.Timeout, "timeout", forward.DefaultTimeout, "connect and response-header `DURATION`")
-	var sl serverLimits
-	sl.register(fs)
+	var sl serverFlags
+	sl.register(fs, "127.0.0.1:3128")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	scfg, err := sl.config(*listen, 0)
+	scfg, err := sl.config()
 	if err != nil {
 		return err
 	}

@@ -9,23 +9,28 @@ import (
 	"github.com/wsgiproxy/wsgiproxy-go/wsgiproxy"
 )
 
-// serverLimits are the limits every server command puts on its clients.
-type serverLimits struct {
+// serverFlags say where every server command listens and the limits it
+// puts on its clients.
+type serverFlags struct {
+	listen            string
+	socketMode        *os.FileMode
 	readHeaderTimeout time.Duration
 	idleTimeout       time.Duration
 	shutdownTimeout   time.Duration
 	maxHeaderBytes    int
 }
 
-func (l *serverLimits) register(fs *flag.FlagSet) {
+func (l *serverFlags) register(fs *flag.FlagSet, defaultListen string) {
+	fs.StringVar(&l.listen, "listen", defaultListen, listenUsage)
+	l.socketMode = socketModeFlag(fs)
 	fs.DurationVar(&l.readHeaderTimeout, "read-header-timeout", server.DefaultReadHeaderTimeout, "close a client connection whose request headers take longer than `DURATION`")
 	fs.DurationVar(&l.idleTimeout, "idle-timeout", server.DefaultIdleTimeout, "close a keep-alive client connection idle for `DURATION`")
 	fs.DurationVar(&l.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "on SIGTERM, let in-flight requests run at most `DURATION`")
 	fs.IntVar(&l.maxHeaderBytes, "max-header-bytes", server.DefaultMaxHeaderBytes, "answer 431 to a request line and headers over `BYTES`")
 }
 
-// config is the server.Config for listen with these limits.
-func (l *serverLimits) config(listen string, mode os.FileMode) (server.Config, error) {
+// config is the server.Config of these flags.
+func (l *serverFlags) config() (server.Config, error) {
 	for name, d := range map[string]time.Duration{"read-header-timeout": l.readHeaderTimeout, "idle-timeout": l.idleTimeout, "shutdown-timeout": l.shutdownTimeout} {
 		if d <= 0 {
 			return server.Config{}, usageError{errorf("--%s %v: want a positive duration", name, d)}
@@ -35,8 +40,8 @@ func (l *serverLimits) config(listen string, mode os.FileMode) (server.Config, e
 		return server.Config{}, usageError{errorf("--max-header-bytes %d: want at least 1024", l.maxHeaderBytes)}
 	}
 	return server.Config{
-		Listen:            listen,
-		SocketMode:        mode,
+		Listen:            l.listen,
+		SocketMode:        *l.socketMode,
 		ReadHeaderTimeout: l.readHeaderTimeout,
 		IdleTimeout:       l.idleTimeout,
 		ShutdownTimeout:   l.shutdownTimeout,

@@ -109,14 +109,14 @@ func TestLimitFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		fs := flag.NewFlagSet("t", flag.ContinueOnError)
-		var sl serverLimits
-		sl.register(fs)
+		var sl serverFlags
+		sl.register(fs, "127.0.0.1:0")
 		var ul upstreamLimits
 		ul.register(fs)
 		if err := fs.Parse(tt.args); err != nil {
 			t.Fatal(err)
 		}
-		_, err1 := sl.config("127.0.0.1:0", 0)
+		_, err1 := sl.config()
 		o, err2 := ul.options(time.Second)
 		var msgs []string
 		for _, err := range []error{err1, err2} {

@@ -17,16 +17,14 @@ func init() {
 
 func runProxy(ctx context.Context, args []string) error {
 	fs := newFlagSet("proxy", "--listen ADDR --to URL [flags]")
-	listen := fs.String("listen", "127.0.0.1:8080", listenUsage)
-	socketMode := socketModeFlag(fs)
 	to := fs.String("to", "", "forward to this `URL`; a path and a query are kept (http://127.0.0.1:9000/myapp?some=qs); unix:PATH for a unix socket")
 	toPath := fs.String("to-path", "", "with --to unix:PATH, the target's `PATH?QUERY` (/myapp?some=qs)")
 	mount := fs.String("mount", "", "serve under this `PREFIX`, which becomes SCRIPT_NAME")
 	preserveHost := fs.Bool("preserve-host", false, "send the client's Host upstream instead of the target's")
 	forwarded := fs.Bool("forwarded", false, "also send an RFC 7239 Forwarded header")
 	timeout := fs.Duration("timeout", wsgiproxy.DefaultTimeout, "wait at most `DURATION` for the upstream's response headers")
-	var sl serverLimits
-	sl.register(fs)
+	var sl serverFlags
+	sl.register(fs, "127.0.0.1:8080")
 	var ul upstreamLimits
 	ul.register(fs)
 	var mf middlewareFlags
@@ -53,7 +51,7 @@ func runProxy(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := sl.config(*listen, *socketMode)
+	cfg, err := sl.config()
 	if err != nil {
 		return err
 	}

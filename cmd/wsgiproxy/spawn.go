@@ -17,8 +17,6 @@ func init() {
 
 func runSpawn(ctx context.Context, args []string) error {
 	fs := newFlagSet("spawn", "--listen ADDR --command 'CMD ARGS...' [flags]")
-	listen := fs.String("listen", "127.0.0.1:8080", listenUsage)
-	socketMode := socketModeFlag(fs)
 	cmdline := fs.String("command", "", "the backend's `COMMAND` line, split into words like a shell would (no shell runs); __PORT__ becomes the port it must listen on at 127.0.0.1, __SOCKET__ a unix socket path")
 	var cfg spawn.Config
 	var env listFlag
@@ -32,8 +30,8 @@ func runSpawn(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.Timeout, "timeout", wsgiproxy.DefaultTimeout, "wait at most `DURATION` for the backend's response headers")
 	mount := fs.String("mount", "", "serve under this `PREFIX`, which becomes SCRIPT_NAME; the backend gets the whole path")
 	forwarded := fs.Bool("forwarded", false, "also send an RFC 7239 Forwarded header")
-	var sl serverLimits
-	sl.register(fs)
+	var sl serverFlags
+	sl.register(fs, "127.0.0.1:8080")
 	var mf middlewareFlags
 	mf.register(fs)
 	var kf keyFlags
@@ -46,7 +44,7 @@ func runSpawn(ctx context.Context, args []string) error {
 	if *cmdline == "" {
 		return usageError{errorf("--command is required")}
 	}
-	scfg, err := sl.config(*listen, *socketMode)
+	scfg, err := sl.config()
 	if err != nil {
 		return err
 	}
