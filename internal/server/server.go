@@ -1,6 +1,9 @@
 // Package server runs an http.Handler the way every wsgiproxy server
 // command does: safe timeouts, a "listening on" line for scripts, and a
-// graceful shutdown when its context ends.
+// graceful shutdown when its context ends. Every server refuses, with
+// 400, request heads whose framing another hop could read differently
+// (Content-Length with Transfer-Encoding, obsolete line folding, bare LF
+// line ends), before net/http reads them; see strict.go.
 package server
 
 import (
@@ -108,8 +111,14 @@ func Serve(ctx context.Context, cfg Config, ln net.Listener, h http.Handler) err
 	}
 	fmt.Fprintf(announce, "listening on %s\n", URL(ln))
 
+	// Every request head passes the framing checks of strict.go first.
+	checked := listenStrict(srv, ln, strictOptions{
+		maxHead:     srv.MaxHeaderBytes + headSlack,
+		headTimeout: srv.ReadHeaderTimeout,
+		logger:      logger,
+	})
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(checked) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("server: %w", err)

@@ -45,11 +45,16 @@ func ListenTLS(ln net.Listener, c *Certificate) net.Listener {
 			return c.cur.Load(), nil
 		},
 	}
-	return tlsListener{tls.NewListener(ln, cfg)}
+	return tlsListener{tls.NewListener(ln, cfg), ln, cfg}
 }
 
-// tlsListener marks a TLS listener for URL.
-type tlsListener struct{ net.Listener }
+// tlsListener marks a TLS listener for URL, and keeps what [Serve] needs
+// to complete the handshakes itself (see listenStrict).
+type tlsListener struct {
+	net.Listener
+	raw    net.Listener
+	config *tls.Config
+}
 
 // scheme is the URL scheme of ln's clients.
 func scheme(ln net.Listener) string {
