@@ -22,3 +22,9 @@ demo:
 # soak: minutes of mixed load through a front and a backend; not in CI.
 soak:
 	$(GO) run ./soak -duration $(or $(SOAK_DURATION),3m)
+
+.PHONY: bench
+# bench: the side-by-side proxy benchmark against nginx, HAProxy, Caddy and
+# httputil.ReverseProxy (about 9 minutes; not in CI). Results: bench/RESULTS.md.
+bench:
+	bash bench/run.sh --out bench/RESULTS.md

@@ -27,6 +27,7 @@ func runProxy(ctx context.Context, args []string) error {
 	sl.register(fs, "127.0.0.1:8080")
 	var ul upstreamLimits
 	ul.register(fs)
+	newTransport := transportFlag(fs)
 	var mf middlewareFlags
 	mf.register(fs)
 	var kf keyFlags
@@ -43,7 +44,7 @@ func runProxy(ctx context.Context, args []string) error {
 	if *to == "" {
 		return usageError{errorf("--to is required")}
 	}
-	fc := frontConfig{to: *to, toPath: *toPath, mount: *mount, preserveHost: *preserveHost, forwarded: *forwarded, timeout: *timeout, upstream: &ul, mw: &mf, keys: &kf}
+	fc := frontConfig{to: *to, toPath: *toPath, mount: *mount, preserveHost: *preserveHost, forwarded: *forwarded, timeout: *timeout, upstream: &ul, transport: newTransport, mw: &mf, keys: &kf}
 	if signer != nil {
 		fc.signer = signer
 	}
@@ -65,7 +66,8 @@ type frontConfig struct {
 	preserveHost bool
 	forwarded    bool
 	timeout      time.Duration
-	upstream     *upstreamLimits // nil: the defaults
+	upstream     *upstreamLimits                                             // nil: the defaults
+	transport    func(wsgiproxy.TransportOptions) (http.RoundTripper, error) // nil: std
 	mw           *middlewareFlags
 	keys         *keyFlags
 	signer       wsgiproxy.Signer // nil: requests go unsigned
@@ -88,7 +90,11 @@ func buildFront(c frontConfig) (http.Handler, error) {
 	if sock, ok := strings.CutPrefix(c.to, server.UnixPrefix); ok {
 		opts.UnixSocket = sock
 	}
-	p.Transport = wsgiproxy.NewTransportWith(opts)
+	if c.transport == nil {
+		p.Transport = wsgiproxy.NewTransportWith(opts)
+	} else if p.Transport, err = c.transport(opts); err != nil {
+		return nil, err
+	}
 	if err := wsgiproxy.CheckPrefix(c.mount); err != nil {
 		return nil, usageError{errorf("--mount %q: %v", c.mount, err)}
 	}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"math"
+	"os"
+	"testing"
+	"time"
+)
+
+const wrkOutput = `Running 4s test @ http://127.0.0.1:39002/small
+  1 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     3.10ms    2.01ms  31.20ms   84.12%
+    Req/Sec    20.95k     1.10k   22.48k    72.50%
+  Latency Distribution
+     50%    2.61ms
+     75%    3.52ms
+     90%    5.07ms
+     99%   9.64ms
+  83447 requests in 4.00s, 10.19MB read
+  Socket errors: connect 0, read 3, write 0, timeout 0
+Requests/sec:  20860.52
+Transfer/sec:      2.55MB
+`
+
+func TestParseWrk(t *testing.T) {
+	m, err := parseWrk(wrkOutput)
+	if err != nil {
+		t.Fatal(err)
+	}
+	near := func(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+	if !near(m.rps, 20860.52) || !near(m.p50, 0.00261) || !near(m.p99, 0.00964) || !near(m.secs, 4) {
+		t.Errorf("parsed %+v", m)
+	}
+	if m.errors != "Socket errors: connect 0, read 3, write 0, timeout 0" {
+		t.Errorf("errors %q", m.errors)
+	}
+	for unit, want := range map[string]float64{"850.00us": 850e-6, "1.50s": 1.5} {
+		out := "  Latency Distribution\n     50%    " + unit + "\n     99%    " + unit + "\nRequests/sec:  1.00\n"
+		m, err := parseWrk(out)
+		if err != nil || !near(m.p50, want) || !near(m.p99, want) {
+			t.Errorf("%s: %+v %v", unit, m, err)
+		}
+	}
+	if _, err := parseWrk("unable to connect to 127.0.0.1:1 Connection refused\n"); err == nil {
+		t.Error("output without Requests/sec parsed")
+	}
+}
+
+func TestMedianOverRounds(t *testing.T) {
+	r := results{}
+	for _, m := range []measure{{rps: 30, p50: 3, p99: 9}, {rps: 10, p50: 1, p99: 7}, {rps: 20, p50: 2, p99: 8}} {
+		r.add("small64", "wsgi", m)
+	}
+	m, ok := r.median("small64", "wsgi")
+	if !ok || m.rps != 20 || m.p50 != 2 || m.p99 != 8 {
+		t.Errorf("median %+v", m)
+	}
+	if _, ok := r.median("small64", "nginx"); ok {
+		t.Error("median of no rounds")
+	}
+	if got := median([]float64{4, 1, 3, 2}); got != 2.5 {
+		t.Errorf("median of an even count: %v", got)
+	}
+}
+
+func TestCPUTimeAndRSS(t *testing.T) {
+	self := []int{os.Getpid()}
+	before := cpuTime(self)
+	x := 0
+	for start := time.Now(); time.Since(start) < 100*time.Millisecond; {
+		x++
+	}
+	if after := cpuTime(self); after-before < 0.03 {
+		t.Errorf("100 ms of spinning counted as %.3f s of CPU (%d)", after-before, x)
+	}
+	if rss := vmHWM(os.Getpid()); rss < 1<<20 {
+		t.Errorf("VmHWM %d bytes", rss)
+	}
+}

@@ -1,0 +1,350 @@
+// Package h1client is a lean HTTP/1.1 client transport for a proxy's
+// upstreams: an [http.RoundTripper] that writes each request and reads
+// its response head on the calling goroutine, over pooled keep-alive
+// connections, with pooled buffers.
+//
+// net/http's Transport runs a read loop and a write loop per connection
+// and hands every request between them over channels; on a proxy that
+// forwards tens of thousands of small requests a second to one upstream
+// that hand-off, and the allocations around it, cost more than the
+// proxying itself. A [Transport] does the same job inline: take an idle
+// connection (or dial one), write the request, read the response head,
+// and return a body that puts the connection back when it has been read
+// to its end.
+//
+// What it does not handle it passes to Fallback, a standard transport:
+// Upgrade requests (websockets), CONNECT, and targets other than http
+// (no TLS). Request bodies up to [InlineBodyLimit] bytes are written
+// before the response is read; longer and chunked ones are written by a
+// goroutine while the response is read, as net/http does, so that an
+// upstream that answers while it still reads (an echo, an early 413)
+// cannot deadlock the exchange.
+package h1client
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+)
+
+// Defaults for the fields of [Transport] left zero.
+const (
+	DefaultDialTimeout     = 10 * time.Second
+	DefaultMaxIdleConns    = 1024
+	DefaultIdleConnTimeout = 90 * time.Second
+	DefaultMaxHeaderBytes  = 1 << 20
+	DefaultReadBufferSize  = 16 << 10
+	DefaultWriteBufferSize = 16 << 10
+)
+
+// InlineBodyLimit is the longest request body, with a known length, that
+// is written before the response is read; longer and chunked ones are
+// streamed by a goroutine while the response is read.
+const InlineBodyLimit = 64 << 10
+
+const (
+	defaultKeepAlivePeriod = 30 * time.Second
+	// probeAfter is the idle time after which a pooled connection is
+	// checked before use (a request that cannot be sent twice always
+	// checks).
+	probeAfter = 250 * time.Millisecond
+	// maxInterimResponses bounds the 1xx responses before the final one.
+	maxInterimResponses = 10
+	// staleRetries is how many times a replayable request is sent again
+	// after a pooled connection turned out dead.
+	staleRetries = 1
+	// streamBufferSize is the copy buffer of a streamed request body.
+	streamBufferSize = 32 << 10
+	// maxPoolScan bounds the idle connections looked at for one request.
+	maxPoolScan = 64
+)
+
+// Transport is an HTTP/1.1 [http.RoundTripper] for plain-http upstreams.
+// Its zero value works. It is safe for concurrent use; set its fields
+// before its first request.
+type Transport struct {
+	// DialContext opens a connection to addr ("host:port"); nil means a
+	// net.Dialer with DialTimeout and TCP keep-alive. Return a unix
+	// socket connection to reach an upstream on one.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// DialTimeout bounds a dial when DialContext is nil; zero means
+	// DefaultDialTimeout.
+	DialTimeout time.Duration
+	// ResponseHeaderTimeout bounds the wait for the response head once
+	// the request has been written; zero means no limit. A request that
+	// runs out of it fails with an error whose Timeout method reports
+	// true.
+	ResponseHeaderTimeout time.Duration
+	// StallTimeout closes a connection on which nothing was read or
+	// written for this long: an upstream that stops in the middle of a
+	// body, or one that stops reading the request. Zero means no limit.
+	StallTimeout time.Duration
+	// MaxIdleConns is how many idle connections are kept per upstream
+	// address; zero means DefaultMaxIdleConns, a negative value none.
+	MaxIdleConns int
+	// IdleConnTimeout is how long a connection may stay idle before it is
+	// closed instead of reused; zero means DefaultIdleConnTimeout.
+	IdleConnTimeout time.Duration
+	// MaxResponseHeaderBytes bounds the size of a response head; zero
+	// means DefaultMaxHeaderBytes.
+	MaxResponseHeaderBytes int64
+	// ReadBufferSize and WriteBufferSize are the sizes of the pooled
+	// buffers; zero means DefaultReadBufferSize, DefaultWriteBufferSize.
+	ReadBufferSize, WriteBufferSize int
+	// Fallback sends the requests this transport does not handle
+	// (Upgrade, CONNECT, schemes other than http); nil means
+	// http.DefaultTransport.
+	Fallback http.RoundTripper
+
+	initOnce sync.Once
+	dialer   net.Dialer
+	pools    sync.Map // addr -> *pool
+	readers  sync.Pool
+	writers  sync.Pool
+	copyBufs sync.Pool
+}
+
+// pool holds the idle connections to one address, the most recently used
+// last.
+type pool struct {
+	mu   sync.Mutex
+	idle []*conn
+}
+
+func (t *Transport) init() {
+	t.dialer = net.Dialer{Timeout: orDuration(t.DialTimeout, DefaultDialTimeout), KeepAlive: defaultKeepAlivePeriod}
+}
+
+// RoundTrip sends req and returns its response, whose body the caller
+// must read to its end and close for the connection to be reused.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !handles(req) {
+		return t.fallback().RoundTrip(req)
+	}
+	t.initOnce.Do(t.init)
+	if err := checkRequest(req); err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	ctx := req.Context()
+	addr := hostPort(req.URL)
+	replayable := isReplayable(req)
+	fresh := false
+	for attempt := 0; ; attempt++ {
+		c, err := t.getConn(ctx, addr, replayable, fresh)
+		if err != nil {
+			closeBody(req)
+			return nil, err
+		}
+		resp, err := c.roundTrip(req)
+		if err == nil {
+			return resp, nil
+		}
+		var se *staleError
+		if !errors.As(err, &se) {
+			return nil, err
+		}
+		if !replayable || attempt >= staleRetries || ctx.Err() != nil {
+			closeBody(req)
+			return nil, se.err
+		}
+		if req.GetBody != nil && req.Body != nil && req.Body != http.NoBody {
+			body, gerr := req.GetBody()
+			if gerr != nil {
+				return nil, se.err
+			}
+			req = shallowWithBody(req, body)
+		}
+		fresh = true // the pooled connections may all be stale: dial
+	}
+}
+
+// CloseIdleConnections closes the idle connections, and those of
+// Fallback.
+func (t *Transport) CloseIdleConnections() {
+	t.pools.Range(func(_, v any) bool {
+		p := v.(*pool)
+		p.mu.Lock()
+		idle := p.idle
+		p.idle = nil
+		p.mu.Unlock()
+		for _, c := range idle {
+			c.closeConn()
+		}
+		return true
+	})
+	if ci, ok := t.fallback().(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+}
+
+func (t *Transport) fallback() http.RoundTripper {
+	if t.Fallback != nil {
+		return t.Fallback
+	}
+	return http.DefaultTransport
+}
+
+// handles reports whether the request is ours rather than Fallback's.
+func handles(req *http.Request) bool {
+	if req.URL == nil || req.URL.Scheme != "http" || req.Method == http.MethodConnect {
+		return false
+	}
+	if _, ok := req.Header["Upgrade"]; ok {
+		return false
+	}
+	return true
+}
+
+// getConn returns an idle connection to addr that still looks alive, or
+// dials one.
+func (t *Transport) getConn(ctx context.Context, addr string, replayable, fresh bool) (*conn, error) {
+	if !fresh {
+		p := t.pool(addr)
+		now := time.Now()
+		idleTimeout := orDuration(t.IdleConnTimeout, DefaultIdleConnTimeout)
+		for range maxPoolScan {
+			p.mu.Lock()
+			n := len(p.idle)
+			if n == 0 {
+				p.mu.Unlock()
+				break
+			}
+			c := p.idle[n-1]
+			p.idle[n-1] = nil
+			p.idle = p.idle[:n-1]
+			p.mu.Unlock()
+			idle := now.Sub(c.idleAt)
+			if idle > idleTimeout || ((!replayable || idle > probeAfter) && !c.alive()) {
+				c.closeConn()
+				continue
+			}
+			c.reused = true
+			return c, nil
+		}
+	}
+	var nc net.Conn
+	var err error
+	if t.DialContext != nil {
+		nc, err = t.DialContext(ctx, "tcp", addr)
+	} else {
+		nc, err = t.dialer.DialContext(ctx, "tcp", addr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c := &conn{t: t, addr: addr, nc: nc}
+	c.src.c = c
+	return c, nil
+}
+
+func (t *Transport) pool(addr string) *pool {
+	if v, ok := t.pools.Load(addr); ok {
+		return v.(*pool)
+	}
+	v, _ := t.pools.LoadOrStore(addr, &pool{})
+	return v.(*pool)
+}
+
+// putIdle returns c to its pool, or closes it when the pool is full.
+func (t *Transport) putIdle(c *conn) {
+	max := t.MaxIdleConns
+	if max == 0 {
+		max = DefaultMaxIdleConns
+	}
+	c.idleAt = time.Now()
+	c.releaseReader()
+	p := t.pool(c.addr)
+	p.mu.Lock()
+	if len(p.idle) >= max {
+		p.mu.Unlock()
+		c.closeConn()
+		return
+	}
+	p.idle = append(p.idle, c)
+	p.mu.Unlock()
+}
+
+func (t *Transport) getReader(c *conn) *bufio.Reader {
+	if br, ok := t.readers.Get().(*bufio.Reader); ok {
+		br.Reset(&c.src)
+		return br
+	}
+	return bufio.NewReaderSize(&c.src, orInt(t.ReadBufferSize, DefaultReadBufferSize))
+}
+
+func (t *Transport) getWriter(w net.Conn) *bufio.Writer {
+	if bw, ok := t.writers.Get().(*bufio.Writer); ok {
+		bw.Reset(w)
+		return bw
+	}
+	return bufio.NewWriterSize(w, orInt(t.WriteBufferSize, DefaultWriteBufferSize))
+}
+
+func (t *Transport) putWriter(bw *bufio.Writer) {
+	bw.Reset(nil)
+	t.writers.Put(bw)
+}
+
+func (t *Transport) getCopyBuf() *[]byte {
+	if b, ok := t.copyBufs.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, streamBufferSize)
+	return &b
+}
+
+// hostPort is u's host with the default port added when it has none.
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	return net.JoinHostPort(u.Hostname(), "80")
+}
+
+// isReplayable reports whether req may be sent again after a stale
+// connection failed it, by net/http's rule.
+func isReplayable(req *http.Request) bool {
+	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+		return false
+	}
+	switch req.Method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	_, a := req.Header["Idempotency-Key"]
+	_, b := req.Header["X-Idempotency-Key"]
+	return a || b
+}
+
+func shallowWithBody(req *http.Request, body io.ReadCloser) *http.Request {
+	r := *req
+	r.Body = body
+	return &r
+}
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}
+
+func orDuration(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+func orInt(n, def int) int {
+	if n <= 0 {
+		return def
+	}
+	return n
+}
