@@ -48,12 +48,28 @@ func frontRequest(b *testing.B) *http.Request {
 	return in
 }
 
+// benchCases are the two settings of the header benchmarks: no extra
+// keys, and two str keys with one JSON key.
+var benchCases = []struct {
+	name string
+	keys Keys
+}{
+	{"plain", Keys{}},
+	{"keys", benchKeys},
+}
+
 func BenchmarkFrontHeaders(b *testing.B) {
+	for _, bc := range benchCases {
+		b.Run(bc.name, func(b *testing.B) { benchmarkFrontHeaders(b, bc.keys) })
+	}
+}
+
+func benchmarkFrontHeaders(b *testing.B, keys Keys) {
 	p, err := NewProxy("http://127.0.0.1:9000/myapp?some=qs")
 	if err != nil {
 		b.Fatal(err)
 	}
-	p.Keys = benchKeys
+	p.Keys = keys
 	if err := p.Validate(); err != nil {
 		b.Fatal(err)
 	}
@@ -77,7 +93,7 @@ func BenchmarkFrontHeaders(b *testing.B) {
 		p.rewrite(pr)
 	}
 	b.StopTimer()
-	if got := out.Header.Get("X-Wsgiproxy-Json-0"); got == "" || out.URL.Path != "/myapp/article/1" {
+	if got := out.Header.Get("X-Wsgiproxy-Json-0"); (got == "") != (len(keys.JSON) == 0) || out.URL.Path != "/myapp/article/1" {
 		b.Fatalf("rewrite did not run: %q %q", got, out.URL)
 	}
 }
@@ -90,10 +106,16 @@ func (w discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (w discardWriter) WriteHeader(int)             {}
 
 func BenchmarkMiddlewareRestore(b *testing.B) {
+	for _, bc := range benchCases {
+		b.Run(bc.name, func(b *testing.B) { benchmarkMiddlewareRestore(b, bc.keys) })
+	}
+}
+
+func benchmarkMiddlewareRestore(b *testing.B, keys Keys) {
 	// The request a backend receives from a front: what the front's
 	// rewrite produced, from a trusted peer.
 	p, _ := NewProxy("http://127.0.0.1:9000/myapp?some=qs")
-	p.Keys = benchKeys
+	p.Keys = keys
 	if err := p.Validate(); err != nil {
 		b.Fatal(err)
 	}
@@ -122,7 +144,7 @@ func BenchmarkMiddlewareRestore(b *testing.B) {
 		h.ServeHTTP(w, r)
 	}
 	b.StopTimer()
-	if env.RemoteAddr != "192.0.2.7" || env.ScriptName != "/blog" || env.PathInfo != "/article/1" || len(env.Extra) != 3 {
+	if env.RemoteAddr != "192.0.2.7" || env.ScriptName != "/blog" || env.PathInfo != "/article/1" || len(env.Extra) != len(keys.Str)+len(keys.JSON) {
 		b.Fatalf("restored %+v", env)
 	}
 }

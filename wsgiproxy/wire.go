@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/textproto"
 	"strconv"
 	"strings"
 )
@@ -233,34 +232,49 @@ func IsReservedKey(key string) bool {
 	return strings.HasPrefix(key, "HTTP_") || strings.HasPrefix(key, "wsgi.")
 }
 
-// contextHeader reports whether the canonical header name belongs to the
-// proxy context: a client may not send it unless trusted.
+// contextHeader reports whether the header name (in any case) belongs to
+// the proxy context: a client may not send it unless trusted. Names are
+// compared case-insensitively rather than canonicalized, and most are
+// dismissed by their first letter: this runs for every header of every
+// request, on both sides.
 func contextHeader(name string) bool {
-	switch name {
-	case HeaderForwarded, HeaderScriptName, "X-Real-Ip", "Signature", "Signature-Input":
-		return true
+	if name == "" {
+		return false
 	}
-	return strings.HasPrefix(name, "X-Forwarded-") ||
-		strings.HasPrefix(name, "X-Traversal-") ||
-		strings.HasPrefix(name, "X-Wsgiproxy-")
+	switch name[0] | 0x20 { // ASCII lower case
+	case 'x':
+		return hasPrefixFold(name, "X-Forwarded-") || hasPrefixFold(name, "X-Wsgiproxy-") ||
+			hasPrefixFold(name, "X-Traversal-") || strings.EqualFold(name, HeaderScriptName) ||
+			strings.EqualFold(name, "X-Real-Ip")
+	case 'f':
+		return strings.EqualFold(name, HeaderForwarded)
+	case 's':
+		return strings.EqualFold(name, "Signature") || strings.EqualFold(name, "Signature-Input")
+	}
+	return false
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // removeContextHeaders deletes every proxy-context header from h.
 func removeContextHeaders(h http.Header) {
 	for name := range h {
-		if contextHeader(textproto.CanonicalMIMEHeaderKey(name)) {
+		if contextHeader(name) {
 			delete(h, name)
 		}
 	}
 }
 
-// standardHeader reports whether the canonical header name belongs to the
-// standard family that general-purpose proxies set.
+// standardHeader reports whether the header name (in any case) belongs
+// to the standard family that general-purpose proxies set.
 func standardHeader(name string) bool {
-	switch name {
-	case HeaderForwardedFor, HeaderForwardedProto, HeaderForwardedHost, HeaderForwardedPort,
-		HeaderForwardedPrefix, HeaderScriptName, HeaderForwarded:
-		return true
+	for _, std := range [...]string{HeaderForwardedFor, HeaderForwardedProto, HeaderForwardedHost,
+		HeaderForwardedPort, HeaderForwardedPrefix, HeaderScriptName, HeaderForwarded} {
+		if strings.EqualFold(name, std) {
+			return true
+		}
 	}
 	return false
 }
@@ -269,7 +283,7 @@ func standardHeader(name string) bool {
 // standard family: what a general-purpose proxy passes on unchecked.
 func removeNonStandardHeaders(h http.Header) {
 	for name := range h {
-		if c := textproto.CanonicalMIMEHeaderKey(name); contextHeader(c) && !standardHeader(c) {
+		if contextHeader(name) && !standardHeader(name) {
 			delete(h, name)
 		}
 	}
