@@ -126,6 +126,15 @@ func (m *machine) popMark() ([]any, error) {
 	return items, nil
 }
 
+// popItems pops n items when single is set (APPEND, SETITEM), else the
+// items down to the last mark (APPENDS, SETITEMS).
+func (m *machine) popItems(single bool, n int) ([]any, error) {
+	if single {
+		return m.popN(n)
+	}
+	return m.popMark()
+}
+
 func (m *machine) popN(n int) ([]any, error) {
 	if len(m.stack)-m.base() < n {
 		return nil, errUnderflow
@@ -188,13 +197,7 @@ func (m *machine) step(in instr) error {
 		}
 		m.push(&pyList{items: items})
 	case opAppend, opAppends:
-		var items []any
-		var err error
-		if in.op == opAppend {
-			items, err = m.popN(1)
-		} else {
-			items, err = m.popMark()
-		}
+		items, err := m.popItems(in.op == opAppend, 1)
 		if err != nil {
 			return err
 		}
@@ -234,13 +237,7 @@ func (m *machine) step(in instr) error {
 		}
 		m.push(d)
 	case opSetItem, opSetItems:
-		var items []any
-		var err error
-		if in.op == opSetItem {
-			items, err = m.popN(2)
-		} else {
-			items, err = m.popMark()
-		}
+		items, err := m.popItems(in.op == opSetItem, 2)
 		if err != nil {
 			return err
 		}
