@@ -312,22 +312,8 @@ func (c *checker) proxy(k toml.Key, r *rawProxy, dir string) *proxySpec {
 		preserveHost: c.boolean(key(k, "preserve_host"), r.PreserveHost),
 		timeout:      c.duration(key(k, "timeout"), r.Timeout),
 	}
+	p.transport = c.upstream(k, &r.rawUpstream)
 	p.transport.ResponseHeaderTimeout = p.timeout
-	if r.DialTimeout.set {
-		if p.transport.DialTimeout = c.duration(key(k, "upstream_dial_timeout"), r.DialTimeout); p.transport.DialTimeout == 0 {
-			c.errorf(key(k, "upstream_dial_timeout"), "want a positive duration")
-		}
-	}
-	if r.StallTimeout.set {
-		if p.transport.StallTimeout = c.duration(key(k, "upstream_stall_timeout"), r.StallTimeout); p.transport.StallTimeout == 0 {
-			p.transport.StallTimeout = -1 // "0s": none
-		}
-	}
-	if r.MaxIdleConns.set {
-		if p.transport.MaxIdleConnsPerHost = c.integer(key(k, "upstream_max_idle_conns"), r.MaxIdleConns, 0, 1<<20); p.transport.MaxIdleConnsPerHost == 0 {
-			p.transport.MaxIdleConnsPerHost = -1 // 0: none
-		}
-	}
 	sock, isUnix := strings.CutPrefix(p.to, server.UnixPrefix)
 	switch {
 	case !r.To.set:
@@ -347,6 +333,27 @@ func (c *checker) proxy(k toml.Key, r *rawProxy, dir string) *proxySpec {
 		}
 	}
 	return p
+}
+
+// upstream reads the upstream_* limits of a proxy or spawn route.
+func (c *checker) upstream(k toml.Key, r *rawUpstream) wsgiproxy.TransportOptions {
+	var o wsgiproxy.TransportOptions
+	if r.DialTimeout.set {
+		if o.DialTimeout = c.duration(key(k, "upstream_dial_timeout"), r.DialTimeout); o.DialTimeout == 0 {
+			c.errorf(key(k, "upstream_dial_timeout"), "want a positive duration")
+		}
+	}
+	if r.StallTimeout.set {
+		if o.StallTimeout = c.duration(key(k, "upstream_stall_timeout"), r.StallTimeout); o.StallTimeout == 0 {
+			o.StallTimeout = -1 // "0s": none
+		}
+	}
+	if r.MaxIdleConns.set {
+		if o.MaxIdleConnsPerHost = c.integer(key(k, "upstream_max_idle_conns"), r.MaxIdleConns, 0, 1<<20); o.MaxIdleConnsPerHost == 0 {
+			o.MaxIdleConnsPerHost = -1 // 0: none
+		}
+	}
+	return o
 }
 
 func (c *checker) spawn(k toml.Key, r *rawSpawn, dir string) *spawnSpec {
@@ -384,6 +391,7 @@ func (c *checker) spawn(k toml.Key, r *rawSpawn, dir string) *spawnSpec {
 	cfg.StopGrace = c.duration(key(k, "stop_grace"), r.StopGrace)
 	cfg.ReadyPath = c.str(key(k, "ready_path"), r.ReadyPath)
 	cfg.Timeout = c.duration(key(k, "timeout"), r.Timeout)
+	cfg.Upstream = c.upstream(k, &r.rawUpstream)
 	return s
 }
 

@@ -242,10 +242,15 @@ spawn = { cwd = "." }
 [routes.a]
 proxy = { to = "http://127.0.0.1:9", upstream_dial_timeout = "0s", upstream_max_idle_conns = -1 }
 middleware = { max_key_headers = 0 }
+[routes.b]
+path = "/b"
+spawn = { command = "app", upstream_dial_timeout = "0s", upstream_stall_timeout = "x" }
 `, []string{
 			"6: routes.a.proxy.upstream_dial_timeout: want a positive duration",
 			"6: routes.a.proxy.upstream_max_idle_conns: -1 is out of range: want 0 to 1048576",
 			"7: routes.a.middleware.max_key_headers: 0 is out of range",
+			"10: routes.b.spawn.upstream_dial_timeout: want a positive duration",
+			"10: routes.b.spawn.upstream_stall_timeout: ",
 		}},
 		{"bad host", oneListener + `
 [routes.a]

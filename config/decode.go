@@ -75,10 +75,15 @@ type rawProxy struct {
 	ToPath       leaf `toml:"to_path"`
 	PreserveHost leaf `toml:"preserve_host"`
 	Timeout      leaf `toml:"timeout"`
+	rawUpstream
+	rawFront
+}
+
+// rawUpstream holds the limits of a front's connections to its upstream.
+type rawUpstream struct {
 	DialTimeout  leaf `toml:"upstream_dial_timeout"`
 	StallTimeout leaf `toml:"upstream_stall_timeout"`
 	MaxIdleConns leaf `toml:"upstream_max_idle_conns"`
-	rawFront
 }
 
 type rawSpawn struct {
@@ -91,6 +96,7 @@ type rawSpawn struct {
 	StopGrace    leaf `toml:"stop_grace"`
 	ReadyPath    leaf `toml:"ready_path"`
 	Timeout      leaf `toml:"timeout"`
+	rawUpstream
 	rawFront
 }
 

@@ -95,6 +95,11 @@ type Config struct {
 	// Timeout bounds the wait for the child's response headers; zero
 	// means wsgiproxy.DefaultTimeout.
 	Timeout time.Duration
+	// Upstream holds the other limits of the connections to the child:
+	// DialTimeout, StallTimeout and MaxIdleConnsPerHost (zero values
+	// mean the defaults). Its ResponseHeaderTimeout, DialContext and
+	// UnixSocket are ignored: Timeout and the child's address rule.
+	Upstream wsgiproxy.TransportOptions
 	// OutputLines is how many of the child's last output lines a 503
 	// page shows.
 	OutputLines int
@@ -230,10 +235,12 @@ func New(cfg Config) (*Spawner, error) {
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
-	s.transport = wsgiproxy.NewTransportWith(wsgiproxy.TransportOptions{
-		ResponseHeaderTimeout: orDefault(cfg.Timeout, wsgiproxy.DefaultTimeout),
-		DialContext:           s.dial,
-	})
+	o := cfg.Upstream
+	o.ResponseHeaderTimeout = orDefault(cfg.Timeout, wsgiproxy.DefaultTimeout)
+	o.DialTimeout = orDefault(o.DialTimeout, wsgiproxy.DefaultDialTimeout)
+	o.DialContext, o.UnixSocket = s.dial, ""
+	s.cfg.Upstream = o
+	s.transport = wsgiproxy.NewTransportWith(o)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -512,7 +519,7 @@ func (s *Spawner) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 	if address == "" {
 		return nil, errors.New("spawn: the backend is not running")
 	}
-	var d net.Dialer
+	d := net.Dialer{Timeout: s.cfg.Upstream.DialTimeout}
 	return d.DialContext(ctx, network, address)
 }
 

@@ -32,6 +32,8 @@ func runSpawn(ctx context.Context, args []string) error {
 	forwarded := fs.Bool("forwarded", false, "also send an RFC 7239 Forwarded header")
 	var sl serverFlags
 	sl.register(fs, "127.0.0.1:8080")
+	var ul upstreamLimits
+	ul.register(fs)
 	var mf middlewareFlags
 	mf.register(fs)
 	var kf keyFlags
@@ -46,6 +48,9 @@ func runSpawn(ctx context.Context, args []string) error {
 	}
 	scfg, err := sl.config()
 	if err != nil {
+		return err
+	}
+	if cfg.Upstream, err = ul.options(cfg.Timeout); err != nil {
 		return err
 	}
 	command, err := spawn.Split(*cmdline)
