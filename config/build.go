@@ -82,7 +82,7 @@ func (f *File) compile(r *Route, reuse *spawn.Spawner, opts Options) (out compil
 		h, front = sp.Handler(p), &r.spawn.frontSpec
 	}
 	if front != nil && len(front.set) > 0 {
-		h = withKeys(front.set, h)
+		h = wsgiproxy.WithKeys(front.set, h)
 	}
 	cfg := r.mw.cfg
 	cfg.Logger = opts.Logger
@@ -143,18 +143,6 @@ func upstream(to, toPath string, o wsgiproxy.TransportOptions) (*wsgiproxy.Proxy
 	}
 	p.Transport = wsgiproxy.NewTransportWith(o)
 	return p, nil
-}
-
-// withKeys puts fixed extra keys into every request's environ.
-func withKeys(kv map[string]any, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r2, err := wsgiproxy.SetKeys(r, kv)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		next.ServeHTTP(w, r2)
-	})
 }
 
 // A router sends each request of one listener to the route for its host

@@ -128,6 +128,21 @@ func SetKeys(r *http.Request, kv map[string]any) (*http.Request, error) {
 	return withState(r, s), nil
 }
 
+// WithKeys returns a handler that puts the fixed extra keys kv into every
+// request's environ before next sees it, as [SetKeys] does: a front's
+// --set. A reserved key is refused with 500 on every request; check kv
+// with [IsReservedKey] when it is built.
+func WithKeys(kv map[string]any, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r2, err := SetKeys(r, kv)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		next.ServeHTTP(w, r2)
+	})
+}
+
 // KeyError reports an extra key that may not be used.
 type KeyError struct{ Key string }
 

@@ -340,3 +340,24 @@ func TestForwardedFormatting(t *testing.T) {
 		}
 	}
 }
+
+func TestWithKeys(t *testing.T) {
+	var got any
+	called := false
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		called = true
+		got, _ = Key(r, "REMOTE_USER")
+	})
+	rec := httptest.NewRecorder()
+	WithKeys(map[string]any{"REMOTE_USER": "alice"}, next).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if !called || got != "alice" {
+		t.Errorf("REMOTE_USER = %v (called %v), want alice", got, called)
+	}
+
+	called = false
+	rec = httptest.NewRecorder()
+	WithKeys(map[string]any{"SCRIPT_NAME": "/x"}, next).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if called || rec.Code != http.StatusInternalServerError || !strings.Contains(rec.Body.String(), "SCRIPT_NAME") {
+		t.Errorf("reserved key: %d %q (called %v), want 500 naming it", rec.Code, rec.Body, called)
+	}
+}

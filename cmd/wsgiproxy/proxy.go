@@ -76,7 +76,7 @@ type frontConfig struct {
 // buildFront wires the front: inbound middleware (so fronts chain), the
 // mount point, the fixed keys, then the proxy.
 func buildFront(c frontConfig) (http.Handler, error) {
-	p, err := upstreamProxy(c.to, c.toPath, c.timeout)
+	p, err := upstreamProxy(c.to, c.toPath)
 	if err != nil {
 		return nil, err
 	}
@@ -121,19 +121,7 @@ func buildFront(c frontConfig) (http.Handler, error) {
 	}
 	var h http.Handler = p
 	if len(fixed) > 0 {
-		h = withKeys(fixed, h)
+		h = wsgiproxy.WithKeys(fixed, h)
 	}
 	return mw(wsgiproxy.Mount(c.mount, h)), nil
-}
-
-// withKeys puts fixed extra keys into every request's environ.
-func withKeys(kv map[string]any, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r2, err := wsgiproxy.SetKeys(r, kv)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		next.ServeHTTP(w, r2)
-	})
 }

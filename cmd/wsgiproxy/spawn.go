@@ -104,7 +104,7 @@ func buildSpawnFront(sp *spawn.Spawner, mount string, forwarded bool, mf *middle
 	}
 	h := sp.Handler(p)
 	if len(fixed) > 0 {
-		h = withKeys(fixed, h)
+		h = wsgiproxy.WithKeys(fixed, h)
 	}
 	return mw(wsgiproxy.Mount(mount, h)), nil
 }

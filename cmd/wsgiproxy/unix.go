@@ -6,7 +6,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/wsgiproxy/wsgiproxy-go/internal/server"
 	"github.com/wsgiproxy/wsgiproxy-go/wsgiproxy"
@@ -61,7 +60,7 @@ func (f socketMode) Set(s string) error {
 // or https URL whose path and query are kept, or unix:PATH for an
 // upstream on a unix socket; then --to-path gives the target's path and
 // query (/myapp?some=qs), and Host is "localhost" unless preserved.
-func upstreamProxy(to, toPath string, timeout time.Duration) (*wsgiproxy.Proxy, error) {
+func upstreamProxy(to, toPath string) (*wsgiproxy.Proxy, error) {
 	sock, isUnix := strings.CutPrefix(to, server.UnixPrefix)
 	if !isUnix {
 		if toPath != "" {
@@ -83,6 +82,5 @@ func upstreamProxy(to, toPath string, timeout time.Duration) (*wsgiproxy.Proxy, 
 	if err != nil {
 		return nil, usageError{errorf("--to-path %q: %v", toPath, err)}
 	}
-	p.Transport = wsgiproxy.NewUnixTransport(sock, timeout)
 	return p, nil
 }

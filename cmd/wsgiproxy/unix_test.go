@@ -66,20 +66,28 @@ func TestUnixSocketsRoundTrip(t *testing.T) {
 			"--trust", "unix", "--string-key", "REMOTE_USER", "--json-key", "myapp.settings",
 			"--set", "REMOTE_USER=alice", "--set-json", `myapp.settings={"n":42}`}
 	}
+	trustedView := map[string]any{
+		"REMOTE_ADDR": "203.0.113.7", "HTTP_HOST": "www.example.com:8443", "wsgi.url_scheme": "https",
+		"SERVER_NAME": "www.example.com", "SERVER_PORT": "8443",
+		"SCRIPT_NAME": "/front", "PATH_INFO": "/a b/c", "QUERY_STRING": "q=1&x=1",
+		"REMOTE_USER": "alice", "myapp.settings": map[string]any{"n": float64(42)},
+	}
 	tests := []struct {
 		name        string
 		backendArgs []string
+		frontExtra  []string
 		want        map[string]any
 	}{
 		{
 			name:        "trusted",
 			backendArgs: []string{"echo", "--trust", "unix", "--socket-mode", "0600"},
-			want: map[string]any{
-				"REMOTE_ADDR": "203.0.113.7", "HTTP_HOST": "www.example.com:8443", "wsgi.url_scheme": "https",
-				"SERVER_NAME": "www.example.com", "SERVER_PORT": "8443",
-				"SCRIPT_NAME": "/front", "PATH_INFO": "/a b/c", "QUERY_STRING": "q=1&x=1",
-				"REMOTE_USER": "alice", "myapp.settings": map[string]any{"n": float64(42)},
-			},
+			want:        trustedView,
+		},
+		{
+			name:        "trusted-std-transport",
+			backendArgs: []string{"echo", "--trust", "unix", "--socket-mode", "0600"},
+			frontExtra:  []string{"--transport", "std"},
+			want:        trustedView,
 		},
 		{
 			name:        "untrusted",
@@ -96,7 +104,7 @@ func TestUnixSocketsRoundTrip(t *testing.T) {
 			backendSock := filepath.Join(dir, tt.name+"-b.sock")
 			frontSock := filepath.Join(dir, tt.name+"-f.sock")
 			backend := startUnix(t, backendSock, tt.backendArgs...)
-			front := startUnix(t, frontSock, frontArgs(backendSock)...)
+			front := startUnix(t, frontSock, append(frontArgs(backendSock), tt.frontExtra...)...)
 
 			req, _ := http.NewRequest(http.MethodGet, "http://www.example.com:8443/front/a%20b/c?q=1", nil)
 			req.Header.Set("Accept", "application/json")
@@ -147,7 +155,7 @@ func TestUpstreamFlags(t *testing.T) {
 		{to: "unix:/run/app.sock", toPath: "/a/../b", wantErr: "--to-path"},
 	}
 	for _, tt := range tests {
-		p, err := upstreamProxy(tt.to, tt.toPath, time.Second)
+		p, err := upstreamProxy(tt.to, tt.toPath)
 		if tt.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("%q %q: %v, want an error with %q", tt.to, tt.toPath, err, tt.wantErr)
