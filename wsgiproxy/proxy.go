@@ -397,14 +397,17 @@ func (p *Proxy) handleError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // cause is the part of a transport error a client may read.
+// A timeout after the connection was made (the response-header timeout,
+// or the stall timeout before any response) reads the same to a client.
 func cause(err error) string {
 	var oe *net.OpError
-	if errors.As(err, &oe) && oe.Err != nil {
-		return oe.Op + ": " + oe.Err.Error()
-	}
+	dial := errors.As(err, &oe) && oe.Op == "dial"
 	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
+	if !dial && errors.As(err, &ne) && ne.Timeout() {
 		return "no response headers in time"
+	}
+	if oe != nil && oe.Err != nil {
+		return oe.Op + ": " + oe.Err.Error()
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
