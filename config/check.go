@@ -199,6 +199,12 @@ func (c *checker) route(name string, raw *rawRoute, listeners []Listener, dir st
 			AuthFile: inDir(dir, c.str(key(fk, "auth_file"), f.AuthFile)),
 			Timeout:  c.duration(key(fk, "timeout"), f.Timeout),
 		}
+		r.forward.DialTimeout = c.duration(key(fk, "upstream_dial_timeout"), f.DialTimeout)
+		if f.MaxIdleConns.set {
+			if r.forward.MaxIdleConns = c.integer(key(fk, "upstream_max_idle_conns"), f.MaxIdleConns, 0, 1<<20); r.forward.MaxIdleConns == 0 {
+				r.forward.MaxIdleConns = -1 // 0: none
+			}
+		}
 		if r.Path != "" {
 			c.errorf(key(k, "path"), "a forward route serves absolute URLs and CONNECT, whatever their path: leave path out")
 		}

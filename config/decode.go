@@ -101,10 +101,12 @@ type rawSpawn struct {
 }
 
 type rawForward struct {
-	Allow    leaf `toml:"allow"`
-	Deny     leaf `toml:"deny"`
-	AuthFile leaf `toml:"auth_file"`
-	Timeout  leaf `toml:"timeout"`
+	Allow        leaf `toml:"allow"`
+	Deny         leaf `toml:"deny"`
+	AuthFile     leaf `toml:"auth_file"`
+	Timeout      leaf `toml:"timeout"`
+	DialTimeout  leaf `toml:"upstream_dial_timeout"`
+	MaxIdleConns leaf `toml:"upstream_max_idle_conns"`
 }
 
 type rawEcho struct{}

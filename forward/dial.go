@@ -28,6 +28,10 @@ var errUnchecked = errors.New("forward: refusing to dial an unchecked address")
 // Pooled connections are keyed by the target as written; each was dialed
 // to an address that passed the (immutable) rules.
 func (p *Proxy) transport() *http.Transport {
+	idle := p.MaxIdleConns
+	if idle == 0 {
+		idle = DefaultMaxIdleConns
+	}
 	return &http.Transport{
 		Proxy: nil,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -40,15 +44,17 @@ func (p *Proxy) transport() *http.Transport {
 		ResponseHeaderTimeout: p.timeout(),
 		ExpectContinueTimeout: time.Second,
 		IdleConnTimeout:       90 * time.Second,
-		MaxIdleConns:          100,
+		MaxIdleConns:          max(idle, 0),
+		MaxIdleConnsPerHost:   max(idle, 0),
+		DisableKeepAlives:     idle < 0,
 		DisableCompression:    true,
 	}
 }
 
 // dial connects to the first of addrs that answers on port, within the
-// proxy's timeout.
+// proxy's dial timeout.
 func (p *Proxy) dial(ctx context.Context, addrs []netip.Addr, port uint16) (net.Conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout())
+	ctx, cancel := context.WithTimeout(ctx, p.dialTimeout())
 	defer cancel()
 	var d net.Dialer
 	var err error

@@ -36,6 +36,10 @@ import (
 // [Proxy.Timeout] is zero.
 const DefaultTimeout = 30 * time.Second
 
+// DefaultMaxIdleConns is the idle keep-alive connections a Proxy keeps
+// when [Proxy.MaxIdleConns] is zero.
+const DefaultMaxIdleConns = 100
+
 // Proxy is an http.Handler that forwards absolute-form requests and
 // CONNECT tunnels. Its zero value refuses every request with 403.
 //
@@ -68,6 +72,15 @@ type Proxy struct {
 	// for the response headers. Zero means DefaultTimeout.
 	Timeout time.Duration
 
+	// DialTimeout, when positive, bounds name resolution plus
+	// connecting instead of Timeout.
+	DialTimeout time.Duration
+
+	// MaxIdleConns bounds the idle keep-alive connections kept to all
+	// targets together. Zero means DefaultMaxIdleConns; a negative
+	// value keeps none.
+	MaxIdleConns int
+
 	// Resolver resolves target names; nil means net.DefaultResolver.
 	Resolver *net.Resolver
 
@@ -87,14 +100,20 @@ type Config struct {
 	Deny     []string      // --deny patterns, see [Rule]
 	AuthFile string        // --auth-file; "" means no authentication
 	Timeout  time.Duration // --timeout; 0 means DefaultTimeout
+
+	DialTimeout  time.Duration // --upstream-dial-timeout; 0 means Timeout
+	MaxIdleConns int           // --upstream-max-idle-conns; 0 means DefaultMaxIdleConns, <0 none
 }
 
 // New parses cfg into a Proxy. Every error is a configuration error that
 // names the pattern or the file and line at fault.
 func New(cfg Config) (*Proxy, error) {
-	p := &Proxy{Timeout: cfg.Timeout}
+	p := &Proxy{Timeout: cfg.Timeout, DialTimeout: cfg.DialTimeout, MaxIdleConns: cfg.MaxIdleConns}
 	if cfg.Timeout < 0 {
 		return nil, fmt.Errorf("forward: --timeout %v: must not be negative", cfg.Timeout)
+	}
+	if cfg.DialTimeout < 0 {
+		return nil, fmt.Errorf("forward: --upstream-dial-timeout %v: must not be negative", cfg.DialTimeout)
 	}
 	var errs []error
 	for _, s := range cfg.Allow {
@@ -151,6 +170,14 @@ func (p *Proxy) timeout() time.Duration {
 		return p.Timeout
 	}
 	return DefaultTimeout
+}
+
+// dialTimeout bounds name resolution plus connecting.
+func (p *Proxy) dialTimeout() time.Duration {
+	if p.DialTimeout > 0 {
+		return p.DialTimeout
+	}
+	return p.timeout()
 }
 
 // ServeHTTP forwards an absolute-form request or opens a CONNECT tunnel,
@@ -229,7 +256,7 @@ func (p *Proxy) check(t target) string {
 func (p *Proxy) resolve(ctx context.Context, t target) ([]netip.Addr, int, string) {
 	addrs := []netip.Addr{t.addr}
 	if !t.addr.IsValid() {
-		rctx, cancel := context.WithTimeout(ctx, p.timeout())
+		rctx, cancel := context.WithTimeout(ctx, p.dialTimeout())
 		defer cancel()
 		resolver := p.Resolver
 		if resolver == nil {
@@ -238,7 +265,7 @@ func (p *Proxy) resolve(ctx context.Context, t target) ([]netip.Addr, int, strin
 		found, err := resolver.LookupNetIP(rctx, "ip", t.host)
 		switch {
 		case errors.Is(rctx.Err(), context.DeadlineExceeded):
-			return nil, http.StatusGatewayTimeout, fmt.Sprintf("forward: timed out resolving %s after %v", t.host, p.timeout())
+			return nil, http.StatusGatewayTimeout, fmt.Sprintf("forward: timed out resolving %s after %v", t.host, p.dialTimeout())
 		case err != nil:
 			return nil, http.StatusBadGateway, fmt.Sprintf("forward: could not resolve host name %s: %v", t.host, dnsReason(err))
 		case len(found) == 0:

@@ -30,6 +30,8 @@ func runForward(ctx context.Context, args []string) error {
 	fs.Var((*patternList)(&cfg.Deny), "deny", "refuse targets matching `PATTERN` (repeatable), also a network such as 169.254.0.0/16[:PORT], checked against resolved addresses too; wins over --allow")
 	fs.StringVar(&cfg.AuthFile, "auth-file", "", "require Proxy-Authorization: Basic against `FILE` of user:bcrypt-hash lines")
 	fs.DurationVar(&cfg.Timeout, "timeout", forward.DefaultTimeout, "connect and response-header `DURATION`")
+	fs.DurationVar(&cfg.DialTimeout, "upstream-dial-timeout", 0, "resolve and connect within `DURATION` instead of --timeout")
+	fs.IntVar(&cfg.MaxIdleConns, "upstream-max-idle-conns", forward.DefaultMaxIdleConns, "keep at most `N` idle keep-alive connections to targets; 0 keeps none")
 	var sl serverFlags
 	sl.register(fs, "127.0.0.1:3128")
 	if err := parseFlags(fs, args); err != nil {
@@ -38,6 +40,9 @@ func runForward(ctx context.Context, args []string) error {
 	scfg, err := sl.config()
 	if err != nil {
 		return err
+	}
+	if cfg.MaxIdleConns == 0 {
+		cfg.MaxIdleConns = -1 // the flag's 0 means none
 	}
 	p, err := forward.New(cfg)
 	if err != nil {
