@@ -38,12 +38,8 @@ func runEcho(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	verifier, err := sf.verifier(ctx)
-	if err != nil {
+	if cfg.Verifier, err = sf.verifier(ctx); err != nil {
 		return err
-	}
-	if verifier != nil {
-		cfg.Verifier = verifier
 	}
 	cfg.AllowUnsigned = sf.allowUnsigned
 	cfg.Prefix, cfg.PopPrefix, cfg.Scheme = *prefix, *popPrefix, *scheme

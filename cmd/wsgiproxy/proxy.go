@@ -44,11 +44,8 @@ func runProxy(ctx context.Context, args []string) error {
 	if *to == "" {
 		return usageError{errorf("--to is required")}
 	}
-	fc := frontConfig{to: *to, toPath: *toPath, mount: *mount, preserveHost: *preserveHost, forwarded: *forwarded, timeout: *timeout, upstream: &ul, transport: newTransport, mw: &mf, keys: &kf}
-	if signer != nil {
-		fc.signer = signer
-	}
-	h, err := buildFront(fc)
+	h, err := buildFront(frontConfig{to: *to, toPath: *toPath, mount: *mount, preserveHost: *preserveHost, forwarded: *forwarded,
+		timeout: *timeout, upstream: &ul, transport: newTransport, mw: &mf, keys: &kf, signer: signer})
 	if err != nil {
 		return err
 	}
@@ -73,8 +70,8 @@ type frontConfig struct {
 	signer       wsgiproxy.Signer // nil: requests go unsigned
 }
 
-// buildFront wires the front: inbound middleware (so fronts chain), the
-// mount point, the fixed keys, then the proxy.
+// buildFront wires the proxy command's front: inbound middleware (so
+// fronts chain), the mount point, the fixed keys, then the proxy.
 func buildFront(c frontConfig) (http.Handler, error) {
 	p, err := upstreamProxy(c.to, c.toPath)
 	if err != nil {
@@ -98,20 +95,28 @@ func buildFront(c frontConfig) (http.Handler, error) {
 	if err := wsgiproxy.CheckPrefix(c.mount); err != nil {
 		return nil, usageError{errorf("--mount %q: %v", c.mount, err)}
 	}
-	p.Keys = c.keys.keys()
 	p.PreserveHost = c.preserveHost
-	p.Forwarded = c.forwarded
 	p.Timeout = c.timeout
+	return wrapFront(p, p, c.mount, c.forwarded, c.mw, c.keys, c.signer)
+}
+
+// wrapFront finishes a front whose requests p forwards and h serves (p
+// itself, or a spawner before it): p gets the keys, the forwarded
+// option and the signer; h gets the fixed keys, the mount point and
+// the inbound middleware (so that fronts chain).
+func wrapFront(p *wsgiproxy.Proxy, h http.Handler, mount string, forwarded bool, mf *middlewareFlags, kf *keyFlags, signer wsgiproxy.Signer) (http.Handler, error) {
+	p.Keys = kf.keys()
+	p.Forwarded = forwarded
 	p.PickleMarshal = pickle.Marshal
-	p.Signer = c.signer
+	p.Signer = signer
 	if err := p.Validate(); err != nil {
 		return nil, usageError{err}
 	}
-	fixed, err := c.keys.fixed()
+	fixed, err := kf.fixed()
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := c.mw.middleware()
+	cfg, err := mf.middleware()
 	if err != nil {
 		return nil, err
 	}
@@ -119,9 +124,8 @@ func buildFront(c frontConfig) (http.Handler, error) {
 	if err != nil {
 		return nil, usageError{err}
 	}
-	var h http.Handler = p
 	if len(fixed) > 0 {
 		h = wsgiproxy.WithKeys(fixed, h)
 	}
-	return mw(wsgiproxy.Mount(c.mount, h)), nil
+	return mw(wsgiproxy.Mount(mount, h)), nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wsgiproxy/wsgiproxy-go/sign"
+	"github.com/wsgiproxy/wsgiproxy-go/wsgiproxy"
 )
 
 // secretFlags are the signing flags: --secret-file (repeatable) and, on
@@ -59,8 +60,9 @@ func (f *secretFlags) keyring(ctx context.Context) (*sign.Keyring, error) {
 	return ring, nil
 }
 
-// verifier returns the Verifier for the loaded secrets, or nil.
-func (f *secretFlags) verifier(ctx context.Context) (*sign.Verifier, error) {
+// verifier returns the Verifier for the loaded secrets, or a nil
+// interface when there are none.
+func (f *secretFlags) verifier(ctx context.Context) (wsgiproxy.Verifier, error) {
 	ring, err := f.keyring(ctx)
 	if err != nil || ring == nil {
 		return nil, err
@@ -68,8 +70,9 @@ func (f *secretFlags) verifier(ctx context.Context) (*sign.Verifier, error) {
 	return &sign.Verifier{Keys: ring, MaxSkew: f.maxSkew}, nil
 }
 
-// signer returns the Signer for the loaded secrets, or nil.
-func (f *secretFlags) signer(ctx context.Context) (*sign.Signer, error) {
+// signer returns the Signer for the loaded secrets, or a nil interface
+// when there are none.
+func (f *secretFlags) signer(ctx context.Context) (wsgiproxy.Signer, error) {
 	ring, err := f.keyring(ctx)
 	if err != nil || ring == nil {
 		return nil, err

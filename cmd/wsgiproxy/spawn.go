@@ -6,7 +6,6 @@ import (
 	"net/http"
 
 	"github.com/wsgiproxy/wsgiproxy-go/internal/server"
-	"github.com/wsgiproxy/wsgiproxy-go/pickle"
 	"github.com/wsgiproxy/wsgiproxy-go/spawn"
 	"github.com/wsgiproxy/wsgiproxy-go/wsgiproxy"
 )
@@ -58,11 +57,9 @@ func runSpawn(ctx context.Context, args []string) error {
 		return usageError{err}
 	}
 	cfg.Command, cfg.Env = command, env
-	var signer wsgiproxy.Signer // stays a nil interface without secrets
-	if s, err := sf.signer(ctx); err != nil {
+	signer, err := sf.signer(ctx)
+	if err != nil {
 		return err
-	} else if s != nil {
-		signer = s
 	}
 	sp, err := spawn.New(cfg)
 	if err != nil {
@@ -76,35 +73,11 @@ func runSpawn(ctx context.Context, args []string) error {
 }
 
 // buildSpawnFront wires the spawner's front like buildFront does a
-// proxy's: inbound middleware, the mount point, the fixed keys, then the
-// spawner and its proxy.
+// proxy's, with the spawner before its proxy.
 func buildSpawnFront(sp *spawn.Spawner, mount string, forwarded bool, mf *middlewareFlags, kf *keyFlags, signer wsgiproxy.Signer) (http.Handler, error) {
 	p, err := sp.NewProxy(mount)
 	if err != nil {
 		return nil, usageError{errorf("--mount: %v", err)}
 	}
-	p.Keys = kf.keys()
-	p.Forwarded = forwarded
-	p.PickleMarshal = pickle.Marshal
-	p.Signer = signer
-	if err := p.Validate(); err != nil {
-		return nil, usageError{err}
-	}
-	fixed, err := kf.fixed()
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := mf.middleware()
-	if err != nil {
-		return nil, err
-	}
-	mw, err := wsgiproxy.NewMiddleware(cfg)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	h := sp.Handler(p)
-	if len(fixed) > 0 {
-		h = wsgiproxy.WithKeys(fixed, h)
-	}
-	return mw(wsgiproxy.Mount(mount, h)), nil
+	return wrapFront(p, sp.Handler(p), mount, forwarded, mf, kf, signer)
 }
