@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -249,62 +248,6 @@ func TestProxyAndEcho(t *testing.T) {
 			c.Close()
 			t.Errorf("%s still accepts connections after exit", s.url)
 		}
-	}
-}
-
-func TestSIGTERMLetsInFlightRequestFinish(t *testing.T) {
-	started := make(chan struct{})
-	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		close(started)
-		time.Sleep(500 * time.Millisecond)
-		io.WriteString(w, "slow answer")
-	}))
-	defer upstream.Close()
-	front := start(t, "proxy", "--to", upstream.URL)
-
-	type result struct {
-		status int
-		body   string
-		err    error
-	}
-	res := make(chan result, 1)
-	go func() {
-		resp, err := http.Get(front.url + "/slow")
-		if err != nil {
-			res <- result{err: err}
-			return
-		}
-		b, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		res <- result{resp.StatusCode, string(b), err}
-	}()
-	select {
-	case <-started:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the request did not reach the upstream")
-	}
-	if err := front.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	// While the request is in flight, new connections are refused soon.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", strings.TrimPrefix(front.url, "http://"), time.Second)
-		if err != nil {
-			break
-		}
-		c.Close()
-		if time.Now().After(deadline) {
-			t.Fatal("still accepting connections after SIGTERM")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	r := <-res
-	if r.err != nil || r.status != 200 || r.body != "slow answer" {
-		t.Errorf("in-flight request: %d %q %v", r.status, r.body, r.err)
-	}
-	if code := front.wait(t); code != 0 {
-		t.Errorf("exit %d:\n%s", code, front.stderr())
 	}
 }
 

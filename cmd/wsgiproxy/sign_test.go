@@ -12,13 +12,17 @@ import (
 	"time"
 )
 
-// getEnviron asks url for the echo's JSON and returns the status, the
-// environ (on 200) and the body.
+// getEnviron asks url for the echo's JSON (with header; a Host in it is
+// the request's Host) and returns the status, the environ (on 200) and
+// the body.
 func getEnviron(t *testing.T, url string, header http.Header) (int, map[string]any, string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	for k, v := range header {
 		req.Header[k] = v
+	}
+	if h := header.Get("Host"); h != "" {
+		req.Host = h
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := http.DefaultClient.Do(req)

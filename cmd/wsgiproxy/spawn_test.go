@@ -3,7 +3,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"path/filepath"
@@ -51,27 +50,17 @@ func spawnEcho(t *testing.T) (*runningServer, int) {
 	t.Helper()
 	s := start(t, "spawn", "--mount", "/app", "--idle-shutdown", "1h",
 		"--command", "'"+binary+"' echo --listen 127.0.0.1:__PORT__ --trust 127.0.0.1/32")
-	req, _ := http.NewRequest(http.MethodGet, s.url+"/app/a%20b/c?z=1", nil)
-	req.Host = "www.example.com:8080"
-	req.Header.Set("Accept", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var got struct {
-		Environ map[string]any `json:"environ"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("%d %v\n%s", resp.StatusCode, err, s.stderr())
+	code, env, body := getEnviron(t, s.url+"/app/a%20b/c?z=1", http.Header{"Host": {"www.example.com:8080"}})
+	if code != http.StatusOK {
+		t.Fatalf("%d %s\n%s", code, body, s.stderr())
 	}
 	want := map[string]string{
 		"SCRIPT_NAME": "/app", "PATH_INFO": "/a b/c", "QUERY_STRING": "z=1",
 		"HTTP_HOST": "www.example.com:8080", "REMOTE_ADDR": "127.0.0.1",
 	}
 	for k, v := range want {
-		if got.Environ[k] != v {
-			t.Errorf("environ[%q] = %#v, want %q", k, got.Environ[k], v)
+		if env[k] != v {
+			t.Errorf("environ[%q] = %#v, want %q", k, env[k], v)
 		}
 	}
 	return s, childPid(t, s)
@@ -82,27 +71,16 @@ func spawnEcho(t *testing.T) (*runningServer, int) {
 // the whole path and the mount point.
 func TestSpawnSigns(t *testing.T) {
 	secret := filepath.Join(t.TempDir(), "secret")
-	if code, _, stderr := runCmd(t, "keygen", "--out", secret); code != 0 {
-		t.Fatalf("keygen: %s", stderr)
-	}
+	keygen(t, secret)
 	s := start(t, "spawn", "--mount", "/app", "--secret-file", secret, "--set", "REMOTE_USER=bob", "--string-key", "REMOTE_USER",
 		"--command", "'"+binary+"' echo --listen 127.0.0.1:__PORT__ --secret-file '"+secret+"'")
-	req, _ := http.NewRequest(http.MethodGet, s.url+"/app/x?y=1", nil)
-	req.Header.Set("Accept", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var got struct {
-		Environ map[string]any `json:"environ"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("%d %v\n%s", resp.StatusCode, err, s.stderr())
+	code, env, body := getEnviron(t, s.url+"/app/x?y=1", nil)
+	if code != http.StatusOK {
+		t.Fatalf("%d %s\n%s", code, body, s.stderr())
 	}
 	for k, v := range map[string]string{"SCRIPT_NAME": "/app", "PATH_INFO": "/x", "QUERY_STRING": "y=1", "REMOTE_USER": "bob"} {
-		if got.Environ[k] != v {
-			t.Errorf("environ[%q] = %#v, want %q", k, got.Environ[k], v)
+		if env[k] != v {
+			t.Errorf("environ[%q] = %#v, want %q", k, env[k], v)
 		}
 	}
 }
