@@ -51,6 +51,18 @@ func stateOf(r *http.Request) *state {
 	return s
 }
 
+// urlScheme is wsgi.url_scheme of r, whose state s is: the restored
+// scheme, else the connection's.
+func (s *state) urlScheme(r *http.Request) string {
+	switch {
+	case s.scheme != "":
+		return s.scheme
+	case r.TLS != nil:
+		return "https"
+	}
+	return "http"
+}
+
 // emptyState is the state of a request no Middleware or Mount saw; like
 // every state in a context, it is never modified.
 var emptyState state
@@ -71,13 +83,7 @@ func withState(r *http.Request, s *state) *http.Request {
 // SERVER_PORT from Host with the scheme's default port.
 func EnvironOf(r *http.Request) Environ {
 	s := stateOf(r)
-	scheme := s.scheme
-	if scheme == "" {
-		scheme = "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-	}
+	scheme := s.urlScheme(r)
 	name, port := splitHostPort(r.Host)
 	if port == "" {
 		port = defaultPort(scheme)

@@ -203,11 +203,10 @@ func (m *Middleware) restore(r *http.Request) (*http.Request, int, error) {
 		return nil, http.StatusUnauthorized, err
 	}
 	st := stateOf(r)
-	env := EnvironOf(r)
 	rs := restored{
 		remoteAddr: r.RemoteAddr,
 		host:       r.Host,
-		scheme:     env.URLScheme,
+		scheme:     st.urlScheme(r),
 		scriptName: st.scriptName,
 		url:        r.URL,
 		extra:      st.extra,
