@@ -3,7 +3,10 @@
 // graceful shutdown when its context ends. Every server refuses, with
 // 400, request heads whose framing another hop could read differently
 // (Content-Length with Transfer-Encoding, obsolete line folding, bare LF
-// line ends), before net/http reads them; see strict.go.
+// line ends). Plain HTTP/1.x is served by the lean engine of package
+// h1server, which makes these checks as it parses; TLS listeners (for
+// HTTP/2) and the "std" engine use net/http behind the checks of
+// strict.go.
 package server
 
 import (
@@ -17,6 +20,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/wsgiproxy/wsgiproxy-go/internal/h1server"
 )
 
 // Defaults for the fields of [Config] left zero.
@@ -45,6 +50,24 @@ type Config struct {
 	// Announce receives the "listening on URL" line; nil means stderr.
 	Announce io.Writer
 	Logger   *slog.Logger
+	// Engine is the HTTP/1 server: EngineLean (the default, "") or
+	// EngineStd, net/http's server. TLS listeners always use net/http,
+	// which speaks HTTP/2 too.
+	Engine string
+}
+
+// The values of Config.Engine.
+const (
+	EngineLean = "lean" // package h1server: faster, HTTP/1.x without TLS
+	EngineStd  = "std"  // net/http's server behind the checks of strict.go
+)
+
+// engine is what Serve needs of a server: *http.Server and
+// *h1server.Server.
+type engine interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	Close() error
 }
 
 // Listen opens the listener that cfg.Listen names: HOST:PORT, or
@@ -91,19 +114,46 @@ func Run(ctx context.Context, cfg Config, h http.Handler) error {
 
 // Serve is [Run] on a listener the caller opened.
 func Serve(ctx context.Context, cfg Config, ln net.Listener, h http.Handler) error {
+	switch cfg.Engine {
+	case "", EngineLean, EngineStd:
+	default:
+		return fmt.Errorf("server: engine %q: want %s or %s", cfg.Engine, EngineLean, EngineStd)
+	}
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.Default()
 	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: orDuration(cfg.ReadHeaderTimeout, DefaultReadHeaderTimeout),
-		IdleTimeout:       orDuration(cfg.IdleTimeout, DefaultIdleTimeout),
-		MaxHeaderBytes:    cfg.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	readHeaderTimeout := orDuration(cfg.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	idleTimeout := orDuration(cfg.IdleTimeout, DefaultIdleTimeout)
+	maxHeaderBytes := cfg.MaxHeaderBytes
+	if maxHeaderBytes == 0 {
+		maxHeaderBytes = DefaultMaxHeaderBytes
 	}
-	if srv.MaxHeaderBytes == 0 {
-		srv.MaxHeaderBytes = DefaultMaxHeaderBytes
+	var srv engine
+	serveLn := ln
+	if _, isTLS := ln.(tlsListener); cfg.Engine != EngineStd && !isTLS {
+		srv = &h1server.Server{
+			Handler:           h,
+			ReadHeaderTimeout: readHeaderTimeout,
+			IdleTimeout:       idleTimeout,
+			MaxHeaderBytes:    maxHeaderBytes,
+			Logger:            logger,
+		}
+	} else {
+		std := &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: readHeaderTimeout,
+			IdleTimeout:       idleTimeout,
+			MaxHeaderBytes:    maxHeaderBytes,
+			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		}
+		// Every request head passes the framing checks of strict.go first.
+		serveLn = listenStrict(std, ln, strictOptions{
+			maxHead:     maxHeaderBytes + headSlack,
+			headTimeout: readHeaderTimeout,
+			logger:      logger,
+		})
+		srv = std
 	}
 	announce := cfg.Announce
 	if announce == nil {
@@ -111,14 +161,8 @@ func Serve(ctx context.Context, cfg Config, ln net.Listener, h http.Handler) err
 	}
 	fmt.Fprintf(announce, "listening on %s\n", URL(ln))
 
-	// Every request head passes the framing checks of strict.go first.
-	checked := listenStrict(srv, ln, strictOptions{
-		maxHead:     srv.MaxHeaderBytes + headSlack,
-		headTimeout: srv.ReadHeaderTimeout,
-		logger:      logger,
-	})
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(checked) }()
+	go func() { errc <- srv.Serve(serveLn) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("server: %w", err)

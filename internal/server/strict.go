@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wsgiproxy/wsgiproxy-go/internal/h1server"
 )
 
 // The framing checks in this file run on every connection a server
@@ -25,19 +27,6 @@ import (
 // each request head until it is complete, refuses a bad one with 400
 // and closes, and releases a good one to net/http unchanged; it follows
 // the body's framing to find where the next pipelined head starts.
-
-// Why a request head was refused; the 400 response names it.
-const (
-	reasonCLTE      = "Content-Length with Transfer-Encoding"
-	reasonTwoCL     = "two different Content-Lengths"
-	reasonBadCL     = "an invalid Content-Length"
-	reasonTwoTE     = "more than one Transfer-Encoding"
-	reasonTE10      = "Transfer-Encoding in a request older than HTTP/1.1"
-	reasonFold      = "obsolete line folding"
-	reasonBareLF    = "a line that ends in a bare LF"
-	reasonBareCR    = "a bare CR"
-	reasonBadChunks = "malformed chunked body"
-)
 
 // refusedHead replaces a refused head on its way to net/http: a request
 // line without spaces, which net/http answers with its plain 400 and
@@ -391,7 +380,7 @@ func (c *strictConn) advance() {
 			return
 		default:
 			if !c.chunkByte(c.buf[c.rel]) {
-				c.fail(reasonBadChunks)
+				c.fail(h1server.ReasonBadChunks)
 				return
 			}
 			c.rel++
@@ -422,12 +411,12 @@ func (c *strictConn) scanHead() bool {
 		line := c.buf[c.line:nl]
 		c.line = nl + 1
 		if len(line) == 0 || line[len(line)-1] != '\r' {
-			c.refuse(reasonBareLF)
+			c.refuse(h1server.ReasonBareLF)
 			return true
 		}
 		line = line[:len(line)-1]
 		if bytes.IndexByte(line, '\r') >= 0 {
-			c.refuse(reasonBareCR)
+			c.refuse(h1server.ReasonBareCR)
 			return true
 		}
 		if len(line) == 0 {
@@ -461,7 +450,7 @@ func (c *strictConn) requestLine(line []byte) {
 // why the line is refused, or "".
 func (c *strictConn) headerLine(line []byte) string {
 	if line[0] == ' ' || line[0] == '\t' {
-		return reasonFold
+		return h1server.ReasonFold
 	}
 	name, value, ok := bytes.Cut(line, []byte{':'})
 	if !ok {
@@ -472,16 +461,16 @@ func (c *strictConn) headerLine(line []byte) string {
 	case equalFold(name, "Content-Length"):
 		n, ok := parseContentLength(value)
 		if !ok {
-			return reasonBadCL
+			return h1server.ReasonBadCL
 		}
 		if c.h.cl >= 0 && c.h.cl != n {
-			return reasonTwoCL
+			return h1server.ReasonTwoCL
 		}
 		c.h.cl = n
 	case equalFold(name, "Transfer-Encoding"):
 		c.h.te++
 		if c.h.te > 1 {
-			return reasonTwoTE
+			return h1server.ReasonTwoTE
 		}
 		c.h.chunked = equalFold(value, "chunked")
 	case equalFold(name, "Upgrade"):
@@ -504,10 +493,10 @@ func (c *strictConn) endHead() {
 	h := c.h
 	switch {
 	case h.cl >= 0 && h.te > 0:
-		c.refuse(reasonCLTE)
+		c.refuse(h1server.ReasonCLTE)
 		return
 	case h.te > 0 && !h.http11:
-		c.refuse(reasonTE10)
+		c.refuse(h1server.ReasonTE10)
 		return
 	case h.tunnel || h.upgrade && h.connUpgrade:
 		c.st = stPass

@@ -23,6 +23,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wsgiproxy/wsgiproxy-go/internal/h1server"
 )
 
 // fakeConn hands out its input n bytes per Read (n <= 0: all at once).
@@ -126,6 +128,13 @@ func TestStrictConnOversizedHead(t *testing.T) {
 	in := "GET / HTTP/1.1\r\nX: " + strings.Repeat("a", 2000) + "\r\n b\r\n\r\n"
 	if got := released(in, 0, 4096); got != in {
 		t.Errorf("released %d of %d bytes", len(got), len(in))
+	}
+}
+
+// forEachEngine runs test with each HTTP/1 engine.
+func forEachEngine(t *testing.T, test func(t *testing.T, engine string)) {
+	for _, engine := range []string{EngineLean, EngineStd} {
+		t.Run(engine, func(t *testing.T) { test(t, engine) })
 	}
 }
 
@@ -253,7 +262,9 @@ func dial(t *testing.T, addr string) net.Conn {
 // TestServeRefusesSmuggling sends request streams to Serve on a socket:
 // each refused head is answered 400 (naming the reason) after the
 // responses to the requests before it, and the connection closes.
-func TestServeRefusesSmuggling(t *testing.T) {
+func TestServeRefusesSmuggling(t *testing.T) { forEachEngine(t, testServeRefusesSmuggling) }
+
+func testServeRefusesSmuggling(t *testing.T, engine string) {
 	tests := []struct {
 		name   string
 		pieces []string
@@ -261,25 +272,25 @@ func TestServeRefusesSmuggling(t *testing.T) {
 		served []string // the recorder's entries
 	}{
 		{"Content-Length and Transfer-Encoding", []string{"POST /a HTTP/1.1\r\nHost: f\r\nContent-Length: 30\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: f\r\n\r\n"},
-			[]string{"400 400 Bad Request: " + reasonCLTE}, nil},
+			[]string{"400 400 Bad Request: " + h1server.ReasonCLTE}, nil},
 		{"Transfer-Encoding and Content-Length", []string{"POST /a HTTP/1.1\r\nHost: f\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n3\r\nabc\r\n0\r\n\r\n"},
-			[]string{"400 400 Bad Request: " + reasonCLTE}, nil},
+			[]string{"400 400 Bad Request: " + h1server.ReasonCLTE}, nil},
 		{"obsolete line folding", []string{"GET /a HTTP/1.1\r\nHost: f\r\nX-A: a\r\n b\r\n\r\n"},
-			[]string{"400 400 Bad Request: " + reasonFold}, nil},
+			[]string{"400 400 Bad Request: " + h1server.ReasonFold}, nil},
 		{"a bare LF", []string{"POST /a HTTP/1.1\nHost: f\nContent-Length: 3\n\nabcGET /smuggled HTTP/1.1\nHost: f\n\n"},
-			[]string{"400 400 Bad Request: " + reasonBareLF}, nil},
+			[]string{"400 400 Bad Request: " + h1server.ReasonBareLF}, nil},
 		{"a bare LF in a header", []string{"GET /a HTTP/1.1\r\nHost: f\nX: y\r\n\r\n"},
-			[]string{"400 400 Bad Request: " + reasonBareLF}, nil},
+			[]string{"400 400 Bad Request: " + h1server.ReasonBareLF}, nil},
 		{"two different Content-Lengths", []string{"POST /a HTTP/1.1\r\nHost: f\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde"},
-			[]string{"400 400 Bad Request: " + reasonTwoCL}, nil},
+			[]string{"400 400 Bad Request: " + h1server.ReasonTwoCL}, nil},
 		{"an unknown transfer coding (net/http answers)", []string{"POST /a HTTP/1.1\r\nHost: f\r\nTransfer-Encoding: gzip\r\n\r\n"},
 			[]string{"501 Unsupported transfer encoding"}, nil},
 		{"pipelined requests", []string{get1 + postCL + chunked + "GET /end HTTP/1.1\r\nHost: f\r\nConnection: close\r\n\r\n"},
 			[]string{"200 ok", "200 ok", "200 ok", "200 ok"}, []string{"GET /1   false", "POST /2 hello  false", "POST /3 wikipedia 1 false", "GET /end   false"}},
 		{"a bad head after a good one", []string{get1 + "GET /2 HTTP/1.1\r\nHost: f\r\nX: a\r\n b\r\n\r\n" + get1},
-			[]string{"200 ok", "400 400 Bad Request: " + reasonFold}, []string{"GET /1   false"}},
+			[]string{"200 ok", "400 400 Bad Request: " + h1server.ReasonFold}, []string{"GET /1   false"}},
 		{"a bad head after a chunked body", []string{chunked + "POST /a HTTP/1.1\r\nHost: f\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
-			[]string{"200 ok", "400 400 Bad Request: " + reasonCLTE}, []string{"POST /3 wikipedia 1 false"}},
+			[]string{"200 ok", "400 400 Bad Request: " + h1server.ReasonCLTE}, []string{"POST /3 wikipedia 1 false"}},
 		{"a malformed chunked body", []string{"POST /a HTTP/1.1\r\nHost: f\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nxyz\r\n0\r\n\r\n" + get1},
 			[]string{"200 ok"}, []string{"POST /a body error"}},
 		{"an upgrade, then other bytes", []string{"GET /ws HTTP/1.1\r\nHost: f\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n", "not\nHTTP\r\n x"},
@@ -291,7 +302,7 @@ func TestServeRefusesSmuggling(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := &recorder{}
 			ln := listenTest(t)
-			logs := serveTest(t, Config{}, ln, rec)
+			logs := serveTest(t, Config{Engine: engine}, ln, rec)
 			c := dial(t, ln.Addr().String())
 			if len(tt.resps) > 0 && tt.resps[0] == "101 " {
 				// half-close so that the tunnel's echo ends
@@ -319,10 +330,12 @@ func TestServeRefusesSmuggling(t *testing.T) {
 }
 
 // TestServeByteByByte sends requests one byte per write.
-func TestServeByteByByte(t *testing.T) {
+func TestServeByteByByte(t *testing.T) { forEachEngine(t, testServeByteByByte) }
+
+func testServeByteByByte(t *testing.T, engine string) {
 	rec := &recorder{}
 	ln := listenTest(t)
-	serveTest(t, Config{}, ln, rec)
+	serveTest(t, Config{Engine: engine}, ln, rec)
 	c := dial(t, ln.Addr().String())
 	c.(*net.TCPConn).SetNoDelay(true)
 	in := postCL + chunked + "GET /2 HTTP/1.1\r\nHost: f\r\nX: a\r\n b\r\n\r\n"
@@ -337,7 +350,7 @@ func TestServeByteByByte(t *testing.T) {
 		}
 	}()
 	resps, closed := exchange(t, c)
-	want := []string{"200 ok", "200 ok", "400 400 Bad Request: " + reasonFold}
+	want := []string{"200 ok", "200 ok", "400 400 Bad Request: " + h1server.ReasonFold}
 	if fmt.Sprint(resps) != fmt.Sprint(want) || !closed {
 		t.Errorf("answers %q (closed %v), want %q", resps, closed, want)
 	}
@@ -347,10 +360,12 @@ func TestServeByteByByte(t *testing.T) {
 }
 
 // TestServeOversizedHead leaves a head over MaxHeaderBytes to net/http.
-func TestServeOversizedHead(t *testing.T) {
+func TestServeOversizedHead(t *testing.T) { forEachEngine(t, testServeOversizedHead) }
+
+func testServeOversizedHead(t *testing.T, engine string) {
 	ln := listenTest(t)
 	rec := &recorder{}
-	serveTest(t, Config{MaxHeaderBytes: 1024}, ln, rec)
+	serveTest(t, Config{Engine: engine, MaxHeaderBytes: 1024}, ln, rec)
 	resps, closed := exchange(t, dial(t, ln.Addr().String()), "GET / HTTP/1.1\r\nHost: f\r\nX: "+strings.Repeat("a", 20000)+"\r\n\r\n")
 	if len(resps) != 1 || !strings.HasPrefix(resps[0], "431 ") || !closed || len(rec.got()) != 0 {
 		t.Errorf("answers %q (closed %v), served %q; want one 431", resps, closed, rec.got())
@@ -359,10 +374,12 @@ func TestServeOversizedHead(t *testing.T) {
 
 // TestServeSlowHead stops waiting for a head that does not complete
 // within ReadHeaderTimeout, the first on a connection or a later one.
-func TestServeSlowHead(t *testing.T) {
+func TestServeSlowHead(t *testing.T) { forEachEngine(t, testServeSlowHead) }
+
+func testServeSlowHead(t *testing.T, engine string) {
 	ln := listenTest(t)
 	rec := &recorder{}
-	serveTest(t, Config{ReadHeaderTimeout: 200 * time.Millisecond, IdleTimeout: time.Minute}, ln, rec)
+	serveTest(t, Config{Engine: engine, ReadHeaderTimeout: 200 * time.Millisecond, IdleTimeout: time.Minute}, ln, rec)
 	for _, first := range []string{"", get1} {
 		c := dial(t, ln.Addr().String())
 		resps, closed := exchange(t, c, first+"GET /slow HTTP/1.1\r\nHost: f\r\n")
@@ -413,7 +430,7 @@ func TestServeTLSRefusesSmuggling(t *testing.T) {
 			t.Fatal(err)
 		}
 		resps, closed := exchange(t, c, get1+"GET /2 HTTP/1.1\r\nHost: f\r\nX: a\r\n b\r\n\r\n")
-		want := []string{"200 ok", "400 400 Bad Request: " + reasonFold}
+		want := []string{"200 ok", "400 400 Bad Request: " + h1server.ReasonFold}
 		if fmt.Sprint(resps) != fmt.Sprint(want) || !closed {
 			t.Errorf("ALPN %q: answers %q (closed %v), want %q", protos, resps, closed, want)
 		}

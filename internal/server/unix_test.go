@@ -25,7 +25,9 @@ func unixClient(path string) *http.Client {
 	}
 }
 
-func TestRunUnix(t *testing.T) {
+func TestRunUnix(t *testing.T) { forEachEngine(t, testRunUnix) }
+
+func testRunUnix(t *testing.T, engine string) {
 	path := filepath.Join(t.TempDir(), "front.sock")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -35,7 +37,7 @@ func TestRunUnix(t *testing.T) {
 		io.WriteString(w, "remote="+r.RemoteAddr)
 	})
 	go func() {
-		done <- Run(ctx, Config{Listen: "unix:" + path, SocketMode: 0o600, Announce: announceW}, h)
+		done <- Run(ctx, Config{Engine: engine, Listen: "unix:" + path, SocketMode: 0o600, Announce: announceW}, h)
 	}()
 	line, err := bufio.NewReader(announceR).ReadString('\n')
 	if err != nil {
@@ -182,5 +184,14 @@ func TestListenAddress(t *testing.T) {
 		if !strings.Contains(err.Error(), tt.wantErr) {
 			t.Errorf("Listen(%q) = %q, want it to contain %q", tt.addr, err, tt.wantErr)
 		}
+	}
+}
+
+func TestServeUnknownEngine(t *testing.T) {
+	ln := listenTest(t)
+	defer ln.Close()
+	err := Serve(context.Background(), Config{Engine: "fast", Announce: io.Discard}, ln, http.NotFoundHandler())
+	if err == nil || err.Error() != `server: engine "fast": want lean or std` {
+		t.Errorf("Serve = %v", err)
 	}
 }

@@ -1,0 +1,257 @@
+package h1server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func dial(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	return c, bufio.NewReader(c)
+}
+
+func readResp(t *testing.T, br *bufio.Reader) string {
+	t.Helper()
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%d %s", res.StatusCode, b)
+}
+
+// TestExpectContinue sends 100 Continue when the handler reads the
+// body, and not when it never does.
+func TestExpectContinue(t *testing.T) {
+	for _, engine := range []string{"lean", "std"} {
+		t.Run(engine, func(t *testing.T) {
+			addr := startLean(t, http.HandlerFunc(testHandler), nil)
+			if engine == "std" {
+				addr = startStd(t, http.HandlerFunc(testHandler))
+			}
+			c, br := dial(t, addr)
+			io.WriteString(c, "POST /e HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+			line, err := br.ReadString('\n')
+			if err != nil || line != "HTTP/1.1 100 Continue\r\n" {
+				t.Fatalf("first line %q, %v", line, err)
+			}
+			br.ReadString('\n')
+			io.WriteString(c, "hello")
+			if got := readResp(t, br); got != "200 POST /e hello " {
+				t.Errorf("answer %q", got)
+			}
+
+			c, br = dial(t, addr)
+			io.WriteString(c, "POST /cl HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+			res, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			if res.StatusCode != 200 || string(body) != "hello" || !res.Close {
+				t.Errorf("answer %d %q (close %v), want 200 hello and a close", res.StatusCode, body, res.Close)
+			}
+		})
+	}
+}
+
+// TestClientGone cancels the request's context when the client closes
+// its connection while the handler runs.
+func TestClientGone(t *testing.T) {
+	cancelled := make(chan bool, 1)
+	addr := startLean(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+			cancelled <- true
+		case <-time.After(5 * time.Second):
+			cancelled <- false
+		}
+	}), nil)
+	c, _ := dial(t, addr)
+	io.WriteString(c, get("/slow"))
+	time.Sleep(200 * time.Millisecond)
+	c.Close()
+	if !<-cancelled {
+		t.Error("the context lived on after the client left")
+	}
+}
+
+// TestByteDuringHandler keeps the byte that the watch over a slow
+// handler read as the start of the next request.
+func TestByteDuringHandler(t *testing.T) {
+	addr := startLean(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(3 * watchDelay)
+		}
+		if r.Context().Err() != nil {
+			io.WriteString(w, "cancelled")
+			return
+		}
+		io.WriteString(w, r.URL.Path)
+	}), nil)
+	c, br := dial(t, addr)
+	io.WriteString(c, get("/slow"))
+	time.Sleep(2 * watchDelay)
+	io.WriteString(c, get("/next"))
+	for _, want := range []string{"200 /slow", "200 /next"} {
+		if got := readResp(t, br); got != want {
+			t.Errorf("answer %q, want %q", got, want)
+		}
+	}
+}
+
+// TestShutdown closes idle connections at once and waits for the
+// active request, which still gets its answer.
+func TestShutdown(t *testing.T) {
+	release, started := make(chan struct{}), make(chan struct{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Logger: quiet, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/block" {
+			close(started)
+			<-release
+		}
+		io.WriteString(w, "done")
+	})}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ln) }()
+
+	idle, ibr := dial(t, ln.Addr().String())
+	io.WriteString(idle, get("/"))
+	readResp(t, ibr)
+	active, abr := dial(t, ln.Addr().String())
+	io.WriteString(active, get("/block"))
+	<-started
+
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(context.Background()) }()
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		t.Errorf("Serve = %v", err)
+	}
+	if _, err := ibr.ReadByte(); err != io.EOF {
+		t.Errorf("idle connection: %v, want EOF", err)
+	}
+	select {
+	case err := <-shut:
+		t.Fatalf("Shutdown returned %v before the request ended", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	res, err := http.ReadResponse(abr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Close {
+		t.Error("the answer during shutdown does not say Connection: close")
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown = %v", err)
+	}
+}
+
+// TestShutdownTimeout returns the context's error when a request
+// outlives it.
+func TestShutdownTimeout(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	var s *Server
+	addr := startLean(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }), func(srv *Server) { s = srv })
+	c, _ := dial(t, addr)
+	io.WriteString(c, get("/"))
+	time.Sleep(50 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := s.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown = %v", err)
+	}
+}
+
+// TestHijack hands the connection, with the bytes read ahead, to the
+// handler.
+func TestHijack(t *testing.T) {
+	addr := startLean(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close()
+		line, _ := brw.ReadString('\n')
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\n\r\npong "+line)
+	}), nil)
+	c, br := dial(t, addr)
+	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\nping\n")
+	res, err := http.ReadResponse(br, nil)
+	if err != nil || res.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("answer %v, %v", res, err)
+	}
+	rest, _ := io.ReadAll(br)
+	if string(rest) != "pong ping\n" {
+		t.Errorf("after the upgrade: %q", rest)
+	}
+}
+
+// TestResponseController uses the controller's methods.
+func TestResponseController(t *testing.T) {
+	addr := startLean(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		for _, err := range []error{
+			rc.SetReadDeadline(time.Now().Add(time.Second)),
+			rc.SetWriteDeadline(time.Now().Add(time.Second)),
+			rc.EnableFullDuplex(),
+		} {
+			if err != nil {
+				t.Error(err)
+			}
+		}
+		io.WriteString(w, "part")
+		if err := rc.Flush(); err != nil {
+			t.Error(err)
+		}
+		b, _ := io.ReadAll(r.Body)
+		w.Write(b)
+	}), nil)
+	c, br := dial(t, addr)
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\n")
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	part := make([]byte, 4)
+	if _, err := io.ReadFull(res.Body, part); err != nil || string(part) != "part" {
+		t.Fatalf("flushed %q, %v", part, err)
+	}
+	io.WriteString(c, "body")
+	rest, err := io.ReadAll(res.Body)
+	if err != nil || string(rest) != "body" {
+		t.Errorf("rest %q, %v", rest, err)
+	}
+	if got := readRespAfter(t, c, br, get("/")); !strings.HasPrefix(got, "200 ") {
+		t.Errorf("next answer %q", got)
+	}
+}
+
+func readRespAfter(t *testing.T, c net.Conn, br *bufio.Reader, raw string) string {
+	t.Helper()
+	io.WriteString(c, raw)
+	return readResp(t, br)
+}

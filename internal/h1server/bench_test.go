@@ -1,0 +1,47 @@
+package h1server
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+)
+
+// BenchmarkServe sends small GETs one after another over one keep-alive
+// loopback connection, to the lean server and to net/http's. The
+// client's own work (writing the request, reading the response) is in
+// both numbers.
+func BenchmarkServe(b *testing.B) {
+	hello := []byte("Hello, World!")
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(hello) })
+	for _, engine := range []string{"lean", "std"} {
+		b.Run(engine, func(b *testing.B) {
+			var addr string
+			if engine == "lean" {
+				addr = startLean(b, h, nil)
+			} else {
+				addr = startStd(b, h)
+			}
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			req := []byte("GET /plaintext HTTP/1.1\r\nHost: localhost\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
+			br := bufio.NewReader(c)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.Write(req); err != nil {
+					b.Fatal(err)
+				}
+				res, err := http.ReadResponse(br, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+			}
+		})
+	}
+}

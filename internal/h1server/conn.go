@@ -1,0 +1,433 @@
+package h1server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The states of a connection, for Shutdown.
+const (
+	stateIdle     int32 = iota // waiting for or reading a request head
+	stateActive                // serving a request
+	stateClosed                // closed by Shutdown or Close
+	stateHijacked              // the handler owns it
+)
+
+// watchDelay is how long a handler runs before its connection is
+// watched for the client going away.
+const watchDelay = 100 * time.Millisecond
+
+// lingerTime bounds how long a connection refused with an error waits
+// for the client to read the answer and close, as net/http's
+// rstAvoidanceDelay does.
+const lingerTime = 500 * time.Millisecond
+
+var (
+	readerPool   = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+	writerPool   = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
+	scratchPool  = sync.Pool{New: func() any { return new([bufferBeforeChunking]byte) }}
+	aLongTimeAgo = time.Unix(1, 0)
+)
+
+// conn is one client connection; one goroutine serves it.
+type conn struct {
+	s       *Server
+	rwc     net.Conn
+	remote  string
+	ctx     context.Context // carries http.ServerContextKey and http.LocalAddrContextKey
+	br      *bufio.Reader
+	bw      *bufio.Writer
+	cr      connReader
+	scratch *[bufferBeforeChunking]byte
+	state   atomic.Int32
+
+	lastMethod string
+	deadline   bool // a read deadline is set
+	wdeadline  bool // the handler set a write deadline
+
+	cancel context.CancelFunc // the current request's context
+	werr   error              // the first write error
+
+	// Watching for a client that goes away while its handler runs.
+	timer                                     *time.Timer
+	bgMu                                      sync.Mutex
+	running, bodyEOF, fired, bgOn, bgAborting bool
+	bgDone                                    chan struct{}
+
+	num     [32]byte
+	sniff   [512]byte
+	dateSec int64
+	dateBuf [len(http.TimeFormat)]byte
+}
+
+// connReader is what br reads: the connection, after a byte that a
+// background read took.
+type connReader struct {
+	c   *conn
+	one [1]byte
+	has bool
+	err error // the background read saw the client go
+}
+
+func (r *connReader) Read(p []byte) (int, error) {
+	if r.has && len(p) > 0 {
+		r.has = false
+		p[0] = r.one[0]
+		return 1, nil
+	}
+	if r.err != nil {
+		return 0, r.err
+	}
+	return r.c.rwc.Read(p)
+}
+
+// connWriter is what bw writes to; a write error ends the request's
+// context.
+type connWriter struct{ c *conn }
+
+func (w connWriter) Write(p []byte) (int, error) {
+	n, err := w.c.rwc.Write(p)
+	if err != nil && w.c.werr == nil {
+		w.c.werr = err
+		if w.c.cancel != nil {
+			w.c.cancel()
+		}
+	}
+	return n, err
+}
+
+func (s *Server) newConn(rwc net.Conn) *conn {
+	c := &conn{s: s, rwc: rwc, remote: rwc.RemoteAddr().String(), bgDone: make(chan struct{}, 1)}
+	c.ctx = context.WithValue(context.WithValue(context.Background(), http.ServerContextKey, s.description()), http.LocalAddrContextKey, rwc.LocalAddr())
+	c.cr.c = c
+	c.br = readerPool.Get().(*bufio.Reader)
+	c.br.Reset(&c.cr)
+	c.bw = writerPool.Get().(*bufio.Writer)
+	c.bw.Reset(connWriter{c})
+	c.scratch = scratchPool.Get().(*[bufferBeforeChunking]byte)
+	c.timer = time.AfterFunc(time.Hour, c.watchFired)
+	c.timer.Stop()
+	return c
+}
+
+func (c *conn) hijacked() bool { return c.state.Load() == stateHijacked }
+
+// serve reads requests and answers them in order until the connection
+// ends.
+func (c *conn) serve() {
+	if d := c.s.ReadHeaderTimeout; d > 0 {
+		c.rwc.SetReadDeadline(time.Now().Add(d))
+		c.deadline = true
+	}
+	for {
+		w, err := c.readRequest()
+		if err != nil {
+			var re *requestError
+			if errors.As(err, &re) {
+				c.reply(re)
+			}
+			break
+		}
+		if !c.handle(w) {
+			if c.hijacked() {
+				return
+			}
+			break
+		}
+		if !c.state.CompareAndSwap(stateActive, stateIdle) || c.s.shuttingDown() {
+			break
+		}
+		if c.wdeadline {
+			c.rwc.SetWriteDeadline(time.Time{})
+			c.wdeadline = false
+		}
+	}
+	c.close()
+}
+
+// readRequest waits for the next request and reads its head.
+func (c *conn) readRequest() (*response, error) {
+	s := c.s
+	if c.lastMethod != "" {
+		if c.br.Buffered() == 0 {
+			c.setReadDeadline(s.idleTimeout())
+			if _, err := c.br.Peek(1); err != nil {
+				return nil, err
+			}
+		}
+		c.setReadDeadline(s.ReadHeaderTimeout)
+	}
+	if c.lastMethod == "POST" {
+		// RFC 9112 section 2.2 tolerance for old clients.
+		b, _ := c.br.Peek(min(4, c.br.Buffered()))
+		n := 0
+		for n < len(b) && (b[n] == '\r' || b[n] == '\n') {
+			n++
+		}
+		c.br.Discard(n)
+	}
+	head, err := readHead(c.br, s.maxHeaderBytes())
+	if err != nil {
+		return nil, err
+	}
+	if !c.state.CompareAndSwap(stateIdle, stateActive) {
+		return nil, net.ErrClosed
+	}
+	c.setReadDeadline(0)
+
+	var r http.Request
+	var p parsed
+	if e := parseHead(head, &r, &p); e != nil {
+		return nil, e
+	}
+	w := &response{c: c, header: make(http.Header), contentLength: -1, p: p, buf: c.scratch[:0]}
+	r.RemoteAddr = c.remote
+	r.Body = http.NoBody
+	if r.ContentLength != 0 {
+		w.body = &body{c: c, chunked: p.chunked, n: max(r.ContentLength, 0)}
+		r.Body = w.body
+	}
+	if p.expect != "" {
+		if !hasToken([]string{p.expect}, "100-continue") {
+			return nil, errExpectFail
+		}
+		if r.ProtoMinor == 1 && w.body != nil {
+			w.body.w, w.expectContinue = w, true
+			w.canContinue.Store(true)
+		}
+	}
+	ctx, cancel := context.WithCancel(c.ctx)
+	c.cancel = cancel
+	w.req = r.WithContext(ctx)
+	if w.body != nil {
+		w.body.req = w.req
+	}
+	c.lastMethod = r.Method
+	return w, nil
+}
+
+// setReadDeadline sets a read deadline d from now, or none for 0.
+func (c *conn) setReadDeadline(d time.Duration) {
+	if d > 0 {
+		c.rwc.SetReadDeadline(time.Now().Add(d))
+		c.deadline = true
+	} else if c.deadline {
+		c.rwc.SetReadDeadline(time.Time{})
+		c.deadline = false
+	}
+}
+
+// handle runs the handler for one request and completes its response;
+// it reports whether the connection may serve another request.
+func (c *conn) handle(w *response) (keep bool) {
+	c.startWatch(w.body == nil)
+	defer func() {
+		if p := recover(); p != nil {
+			c.endHandler(w)
+			if p != http.ErrAbortHandler {
+				c.s.logger().Error("h1server: panic serving", "remote", c.remote, "panic", p, "stack", string(debug.Stack()))
+			}
+			if !c.hijacked() {
+				c.bw.Flush() // what was sent already; not the held-back body, nor the last chunk
+			}
+			keep = false
+		}
+	}()
+	h := c.s.Handler
+	if h == nil {
+		h = http.DefaultServeMux
+	}
+	if w.req.RequestURI == "*" && w.req.Method == "OPTIONS" {
+		h = http.HandlerFunc(globalOptions)
+	}
+	h.ServeHTTP(w, w.req)
+	c.endHandler(w)
+	if c.hijacked() {
+		return false
+	}
+	w.finish()
+	keep = w.reuse()
+	if w.body != nil {
+		w.body.release()
+	}
+	return keep
+}
+
+// endHandler ends the request's context and the watch over the
+// connection once the handler returned.
+func (c *conn) endHandler(w *response) {
+	c.stopWatch()
+	c.cancel()
+	if c.hijacked() && w.body != nil {
+		w.body.release()
+	}
+}
+
+// globalOptions answers "OPTIONS *" as net/http does.
+func globalOptions(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Length", "0")
+	if r.ContentLength != 0 {
+		io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, 4<<10))
+	}
+}
+
+// startWatch arms the timer that starts watching the connection while
+// a handler runs long.
+func (c *conn) startWatch(bodyDone bool) {
+	c.bgMu.Lock()
+	c.running, c.bodyEOF, c.fired = true, bodyDone, false
+	c.bgMu.Unlock()
+	c.timer.Reset(watchDelay)
+}
+
+// watchFired runs when a handler has run for watchDelay.
+func (c *conn) watchFired() {
+	c.bgMu.Lock()
+	c.fired = true
+	start := c.startable()
+	c.bgMu.Unlock()
+	if start {
+		c.backgroundRead()
+	}
+}
+
+// bodyDone notes that the request body reached its end.
+func (c *conn) bodyDone() {
+	c.bgMu.Lock()
+	c.bodyEOF = true
+	start := c.fired && c.startable()
+	c.bgMu.Unlock()
+	if start {
+		go c.backgroundRead()
+	}
+}
+
+// startable reports whether a background read may start now, and
+// marks it started; bgMu is held.
+func (c *conn) startable() bool {
+	if !c.running || !c.bodyEOF || c.bgOn || c.br.Buffered() > 0 || c.cr.has {
+		return false
+	}
+	c.bgOn = true
+	return true
+}
+
+// backgroundRead reads one byte while the handler runs: the end of the
+// connection cancels the request's context, a byte is kept for the
+// next request.
+func (c *conn) backgroundRead() {
+	n, err := c.rwc.Read(c.cr.one[:])
+	c.bgMu.Lock()
+	aborted := c.bgAborting
+	c.bgMu.Unlock()
+	switch {
+	case n == 1:
+		c.cr.has = true
+	case !aborted:
+		c.cr.err = err
+		c.cancel()
+	}
+	c.bgDone <- struct{}{}
+}
+
+// stopWatch stops the timer and ends a background read.
+func (c *conn) stopWatch() {
+	c.bgMu.Lock()
+	c.running = false
+	on := c.bgOn
+	c.bgAborting = on
+	c.bgMu.Unlock()
+	c.timer.Stop()
+	if !on {
+		return
+	}
+	c.rwc.SetReadDeadline(aLongTimeAgo)
+	<-c.bgDone
+	c.bgMu.Lock()
+	c.bgOn, c.bgAborting = false, false
+	c.bgMu.Unlock()
+	c.rwc.SetReadDeadline(time.Time{})
+	c.deadline = false
+}
+
+// reply answers a request the server refuses, then lets the client read
+// the answer before the connection closes.
+func (c *conn) reply(e *requestError) {
+	if e.strict {
+		c.s.logger().Warn("h1server: refused a request", "remote", c.remote, "reason", e.text)
+	}
+	c.rwc.SetWriteDeadline(time.Now().Add(lingerTime))
+	if _, err := io.WriteString(c.rwc, e.response()); err != nil {
+		return
+	}
+	if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	c.rwc.SetReadDeadline(time.Now().Add(lingerTime))
+	io.CopyN(io.Discard, c.rwc, maxPostHandlerReadBytes)
+}
+
+// close closes the connection and gives its buffers back.
+func (c *conn) close() {
+	c.rwc.Close()
+	c.s.untrack(c)
+	c.timer.Stop()
+	c.br.Reset(nil)
+	c.bw.Reset(nil)
+	readerPool.Put(c.br)
+	writerPool.Put(c.bw)
+	scratchPool.Put(c.scratch)
+	c.br, c.bw, c.scratch = nil, nil, nil
+}
+
+// writeStatusLine writes "HTTP/1.x CODE TEXT\r\n".
+func (c *conn) writeStatusLine(is11 bool, code int) {
+	bw := c.bw
+	if is11 && code == http.StatusOK {
+		bw.WriteString("HTTP/1.1 200 OK\r\n")
+		return
+	}
+	if is11 {
+		bw.WriteString("HTTP/1.1 ")
+	} else {
+		bw.WriteString("HTTP/1.0 ")
+	}
+	bw.Write(strconv.AppendInt(c.num[:0], int64(code), 10))
+	bw.WriteByte(' ')
+	if text := http.StatusText(code); text != "" {
+		bw.WriteString(text)
+	} else {
+		bw.WriteString("status code ")
+		bw.Write(strconv.AppendInt(c.num[:0], int64(code), 10))
+	}
+	bw.WriteString("\r\n")
+}
+
+// date is the Date header's value, formatted once a second.
+func (c *conn) date() []byte {
+	now := time.Now()
+	if sec := now.Unix(); sec != c.dateSec {
+		c.dateSec = sec
+		now.UTC().AppendFormat(c.dateBuf[:0], http.TimeFormat)
+	}
+	return c.dateBuf[:]
+}
+
+// sniffData is the start of the body for content sniffing.
+func (c *conn) sniffData(buf, next []byte) []byte {
+	if len(buf) >= len(c.sniff) || len(next) == 0 {
+		return buf
+	}
+	n := copy(c.sniff[:], buf)
+	n += copy(c.sniff[n:], next)
+	return c.sniff[:n]
+}

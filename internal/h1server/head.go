@@ -1,0 +1,468 @@
+package h1server
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Why a request head or body was refused for its framing; the 400
+// response names it ("400 Bad Request: " + reason). RFC 9112 lets a
+// server refuse these, and a proxy must: a front that normalized them
+// would forward a request its upstream may read differently from
+// another hop on the path.
+const (
+	ReasonCLTE      = "Content-Length with Transfer-Encoding"
+	ReasonTwoCL     = "two different Content-Lengths"
+	ReasonBadCL     = "an invalid Content-Length"
+	ReasonTwoTE     = "more than one Transfer-Encoding"
+	ReasonTE10      = "Transfer-Encoding in a request older than HTTP/1.1"
+	ReasonFold      = "obsolete line folding"
+	ReasonBareLF    = "a line that ends in a bare LF"
+	ReasonBareCR    = "a bare CR"
+	ReasonBadChunks = "malformed chunked body"
+)
+
+// requestError is a request the server answers itself, then closes the
+// connection.
+type requestError struct {
+	code   int
+	text   string // after "<code> <status text>: "; "" for none
+	strict bool   // a framing refusal, logged with its reason
+}
+
+var (
+	errTooLarge   = &requestError{code: http.StatusRequestHeaderFieldsTooLarge}
+	errUnknownTE  = &requestError{code: http.StatusNotImplemented}
+	errExpectFail = &requestError{code: http.StatusExpectationFailed}
+)
+
+func (e *requestError) Error() string {
+	return "h1server: " + strconv.Itoa(e.code) + " " + e.text
+}
+
+func refuse(reason string) *requestError { return &requestError{http.StatusBadRequest, reason, true} }
+
+func badRequest(text string) *requestError {
+	return &requestError{code: http.StatusBadRequest, text: text}
+}
+
+// response is the whole answer, in net/http's words.
+func (e *requestError) response() string {
+	status := strconv.Itoa(e.code) + " " + http.StatusText(e.code)
+	if e.text != "" {
+		status += ": " + e.text
+	}
+	body := status
+	if e.code == http.StatusNotImplemented {
+		body = "Unsupported transfer encoding"
+	}
+	return "HTTP/1.1 " + status + "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n" + body
+}
+
+// readHead returns the next request head, up to and including the
+// empty line that ends it, as one string; header values become
+// substrings of it.
+func readHead(br *bufio.Reader, limit int) (string, error) {
+	from := 0
+	for {
+		buf, _ := br.Peek(br.Buffered())
+		end, next := headEnd(buf, from)
+		if end > 0 {
+			if end > limit {
+				return "", errTooLarge
+			}
+			s := string(buf[:end])
+			br.Discard(end)
+			return s, nil
+		}
+		from = next
+		if len(buf) > limit {
+			return "", errTooLarge
+		}
+		if len(buf) == br.Size() {
+			return readLongHead(br, limit)
+		}
+		if _, err := br.Peek(len(buf) + 1); err != nil {
+			return "", err
+		}
+	}
+}
+
+// headEnd returns the length of the head in b when b holds all of it
+// (an LF followed by an empty line, CRLF or LF), else 0 and where to
+// look again once more bytes came.
+func headEnd(b []byte, from int) (end, next int) {
+	for {
+		i := bytes.IndexByte(b[from:], '\n')
+		if i < 0 {
+			return 0, len(b)
+		}
+		p := from + i
+		switch {
+		case p+1 < len(b) && b[p+1] == '\n':
+			return p + 2, 0
+		case p+2 < len(b) && b[p+1] == '\r' && b[p+2] == '\n':
+			return p + 3, 0
+		case p+1 == len(b) || p+2 == len(b) && b[p+1] == '\r':
+			return 0, p
+		}
+		from = p + 1
+	}
+}
+
+// readLongHead reads a head that does not fit in br's buffer line by
+// line.
+func readLongHead(br *bufio.Reader, limit int) (string, error) {
+	var head []byte
+	lineStart := 0
+	for {
+		line, err := br.ReadSlice('\n')
+		head = append(head, line...)
+		if len(head) > limit {
+			return "", errTooLarge
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		if l := string(head[lineStart:]); lineStart > 0 && (l == "\n" || l == "\r\n") {
+			return string(head), nil
+		}
+		lineStart = len(head)
+	}
+}
+
+// parsed is what parseHead learns beyond the http.Request fields.
+type parsed struct {
+	chunked     bool
+	expect      string
+	wantsClose  bool // "close" in Connection
+	wants10Keep bool // HTTP/1.0 with "keep-alive" in Connection
+}
+
+// parseHead fills r (Method, RequestURI, URL, Proto, Header, Host,
+// Close, ContentLength, TransferEncoding, Trailer) from a head read by
+// readHead. The first framing refusal wins; other errors are reported
+// once the whole head passed the framing checks.
+func parseHead(s string, r *http.Request, p *parsed) *requestError {
+	var soft *requestError
+	fail := func(text string) {
+		if soft == nil {
+			soft = badRequest(text)
+		}
+	}
+	line, rest, err := nextLine(s)
+	if err != nil {
+		return err
+	}
+	method, target, ok1 := strings.Cut(line, " ")
+	target, proto, ok2 := strings.Cut(target, " ")
+	switch {
+	case !ok1 || !ok2:
+		fail("malformed request line")
+	case !validToken(method):
+		fail("invalid method")
+	case len(proto) != 8 || proto[:5] != "HTTP/" || !isDigit(proto[5]) || proto[6] != '.' || !isDigit(proto[7]):
+		fail("malformed HTTP version")
+	case proto[5] != '1' || proto[7] > '1':
+		if soft == nil {
+			soft = &requestError{code: http.StatusHTTPVersionNotSupported, text: "unsupported protocol version"}
+		}
+	default:
+		r.Method, r.RequestURI, r.Proto = method, target, proto
+		r.ProtoMajor, r.ProtoMinor = 1, int(proto[7]-'0')
+		raw := target
+		authority := method == "CONNECT" && !strings.HasPrefix(raw, "/")
+		if authority {
+			raw = "http://" + raw
+		}
+		u, err := url.ParseRequestURI(raw)
+		if err != nil {
+			fail("malformed request target")
+		} else {
+			if authority {
+				u.Scheme = ""
+			}
+			r.URL = u
+		}
+	}
+
+	n := strings.Count(rest, "\n") - 1
+	h := make(http.Header, n)
+	strs := make([]string, n)
+	var (
+		cl             int64 = -1
+		te, hosts      int
+		conn           []string
+		trailer        []string
+		haveCL, haveTE bool
+	)
+	for {
+		line, rest, err = nextLine(rest)
+		if err != nil {
+			return err
+		}
+		if line == "" {
+			break
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			return refuse(ReasonFold)
+		}
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || !validToken(k) {
+			fail("invalid header name")
+			continue
+		}
+		v = trimOWS(v)
+		if !validValue(v) {
+			fail("invalid header value")
+			continue
+		}
+		k = textproto.CanonicalMIMEHeaderKey(k)
+		switch k {
+		case "Content-Length":
+			n, ok := parseContentLength(v)
+			if !ok {
+				return refuse(ReasonBadCL)
+			}
+			if cl >= 0 && cl != n {
+				return refuse(ReasonTwoCL)
+			}
+			if cl >= 0 {
+				continue // net/http keeps one of equal values
+			}
+			cl, haveCL = n, true
+		case "Transfer-Encoding":
+			te++
+			if te > 1 {
+				return refuse(ReasonTwoTE)
+			}
+			haveTE = true
+			p.chunked = asciiEqualFold(v, "chunked")
+			continue // r.TransferEncoding tells it, as in net/http
+		case "Host":
+			hosts++
+		case "Connection":
+			conn = append(conn, v)
+		case "Expect":
+			p.expect = v
+		case "Trailer":
+			trailer = append(trailer, v)
+		}
+		if vv, ok := h[k]; ok {
+			h[k] = append(vv, v)
+		} else {
+			strs[0] = v
+			h[k] = strs[:1:1]
+			strs = strs[1:]
+		}
+	}
+	if haveCL && haveTE {
+		return refuse(ReasonCLTE)
+	}
+	if haveTE && r.ProtoMinor == 0 && soft == nil {
+		return refuse(ReasonTE10)
+	}
+	if soft != nil {
+		return soft
+	}
+	if haveTE && !p.chunked {
+		return errUnknownTE
+	}
+	switch {
+	case hosts > 1:
+		return badRequest("too many Host headers")
+	case hosts == 0 && r.ProtoMinor == 1 && method != "CONNECT":
+		return badRequest("missing required Host header")
+	case hosts == 1 && !validHost(h["Host"][0]):
+		return badRequest("malformed Host header")
+	}
+	r.Host = r.URL.Host
+	if hosts == 1 {
+		if r.Host == "" {
+			r.Host = h["Host"][0]
+		}
+		delete(h, "Host")
+	}
+	if hp := h["Pragma"]; len(hp) > 0 && hp[0] == "no-cache" {
+		if _, ok := h["Cache-Control"]; !ok {
+			h["Cache-Control"] = []string{"no-cache"}
+		}
+	}
+	hasClose := hasToken(conn, "close")
+	p.wantsClose = hasClose
+	keepAlive := hasToken(conn, "keep-alive")
+	p.wants10Keep = r.ProtoMinor == 0 && keepAlive
+	r.Close = hasClose || r.ProtoMinor == 0 && !keepAlive
+	r.Header = h
+	switch {
+	case p.chunked:
+		r.ContentLength = -1
+		r.TransferEncoding = []string{"chunked"}
+		if len(trailer) > 0 {
+			delete(h, "Trailer")
+			for _, v := range trailer {
+				for f := range strings.SplitSeq(v, ",") {
+					f = textproto.CanonicalMIMEHeaderKey(trimOWS(f))
+					switch f {
+					case "":
+						continue
+					case "Transfer-Encoding", "Trailer", "Content-Length":
+						return badRequest("bad trailer key " + strconv.Quote(f))
+					}
+					if r.Trailer == nil {
+						r.Trailer = make(http.Header)
+					}
+					r.Trailer[f] = nil
+				}
+			}
+		}
+	case haveCL:
+		r.ContentLength = cl
+	}
+	return nil
+}
+
+// nextLine splits off the first CRLF-terminated line of s.
+func nextLine(s string) (line, rest string, err *requestError) {
+	i := strings.IndexByte(s, '\n')
+	if i < 0 {
+		return "", "", badRequest("malformed request head") // readHead ends heads in LF
+	}
+	line, rest = s[:i], s[i+1:]
+	if line == "" || line[len(line)-1] != '\r' {
+		return "", "", refuse(ReasonBareLF)
+	}
+	line = line[:len(line)-1]
+	if strings.IndexByte(line, '\r') >= 0 {
+		return "", "", refuse(ReasonBareCR)
+	}
+	return line, rest, nil
+}
+
+// hasToken reports whether tok is in one of the comma-separated lists
+// vv, in any ASCII case.
+func hasToken(vv []string, tok string) bool {
+	for _, v := range vv {
+		for f := range strings.SplitSeq(v, ",") {
+			if asciiEqualFold(trimOWS(f), tok) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func trimOWS(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func asciiEqualFold(s, t string) bool {
+	if len(s) != len(t) {
+		return false
+	}
+	for i := range len(s) {
+		if lower(s[i]) != lower(t[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lower(b byte) byte {
+	if 'A' <= b && b <= 'Z' {
+		return b + 'a' - 'A'
+	}
+	return b
+}
+
+func isDigit(b byte) bool { return '0' <= b && b <= '9' }
+
+// parseContentLength parses 1 to 18 decimal digits.
+func parseContentLength(s string) (int64, bool) {
+	if len(s) == 0 || len(s) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := range len(s) {
+		if !isDigit(s[i]) {
+			return 0, false
+		}
+		n = n*10 + int64(s[i]-'0')
+	}
+	return n, true
+}
+
+// tokenByte marks the bytes of an RFC 9110 token.
+var tokenByte = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := range len(s) {
+		if !tokenByte[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// validValue reports whether s has only field-value bytes: visible
+// ASCII, SP, HTAB and obs-text.
+func validValue(s string) bool {
+	for i := range len(s) {
+		if c := s[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// hostByte marks the bytes net/http allows in a Host header.
+var hostByte = func() (t [256]bool) {
+	for i := range t {
+		t[i] = tokenByte[i]
+	}
+	for _, c := range "()+,:;=[]" {
+		t[c] = true
+	}
+	t['^'], t['`'], t['|'], t['#'] = false, false, false, false
+	return t
+}()
+
+func validHost(s string) bool {
+	for i := range len(s) {
+		if !hostByte[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+var errMalformedChunks = errors.New("h1server: " + ReasonBadChunks)
