@@ -34,9 +34,9 @@ type body struct {
 	c         *conn
 	ctx       context.Context
 	resp      *http.Response
-	stop      func() bool // stops the context's AfterFunc
-	writeDone chan error  // result of the goroutine writing the request body
-	broken    bool        // the connection must not be reused
+	watched   bool       // the connection watches ctx (watch.go)
+	writeDone chan error // result of the goroutine writing the request body
+	broken    bool       // the connection must not be reused
 	framing   int
 	left      int64     // bytes left, framedByLength
 	cr        io.Reader // framedByChunks
@@ -290,7 +290,7 @@ func (b *body) finish(reuse bool) {
 	b.done = true
 	b.relMu.Unlock()
 	c := b.c
-	if b.stop != nil && !b.stop() {
+	if b.watched && !c.stopWatch() {
 		reuse = false // the context ended: the connection is being closed
 	}
 	if b.writeDone != nil {

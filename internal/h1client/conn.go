@@ -34,6 +34,12 @@ type conn struct {
 	headMu      sync.Mutex
 	headDone    bool
 	deadlineSet bool
+
+	// The watch over the context of the round trip in flight (watch.go).
+	watchMu    sync.Mutex
+	watchCtx   context.Context // nil when no round trip is watched
+	watchStop  func() bool     // its context.AfterFunc's stop, once armed
+	watchTimer *time.Timer
 }
 
 // headDeadline is when the wait for a response head ends, counted from
@@ -149,14 +155,14 @@ func (c *conn) abort() { c.nc.Close() }
 // closed and req.Body too.
 func (c *conn) roundTrip(req *http.Request) (resp *http.Response, err error) {
 	ctx := req.Context()
-	var stop func() bool
-	if ctx.Done() != nil {
+	watched := ctx.Done() != nil
+	if watched {
 		if err := ctx.Err(); err != nil {
 			c.t.putIdle(c)
 			closeBody(req)
 			return nil, err
 		}
-		stop = context.AfterFunc(ctx, c.abort)
+		c.startWatch(ctx)
 	}
 	t := c.t
 	c.src.got = false
@@ -165,7 +171,7 @@ func (c *conn) roundTrip(req *http.Request) (resp *http.Response, err error) {
 	if werr != nil && !isNetError(werr) {
 		// The request itself is at fault (its body failed): no use
 		// reading a response.
-		c.fail(stop)
+		c.fail(watched)
 		return nil, c.mapErr(ctx, werr, false)
 	}
 	if c.br == nil {
@@ -182,7 +188,7 @@ func (c *conn) roundTrip(req *http.Request) (resp *http.Response, err error) {
 		c.headRead()
 	}
 	if err != nil {
-		c.fail(stop)
+		c.fail(watched)
 		if writeDone != nil {
 			var e error
 			if errors.Is(err, net.ErrClosed) && ctx.Err() == nil {
@@ -211,12 +217,12 @@ func (c *conn) roundTrip(req *http.Request) (resp *http.Response, err error) {
 	if !headDeadline.IsZero() && writeDone == nil {
 		c.afterHead()
 	}
-	b := &body{c: c, ctx: ctx, resp: resp, stop: stop, writeDone: writeDone}
+	b := &body{c: c, ctx: ctx, resp: resp, watched: watched, writeDone: writeDone}
 	if werr != nil {
 		b.broken = true // the upstream answered before it read the whole request
 	}
 	if err := b.frame(req); err != nil {
-		c.fail(stop)
+		c.fail(watched)
 		return nil, err
 	}
 	return resp, nil
@@ -244,9 +250,9 @@ func (c *conn) headRead() {
 }
 
 // fail ends a round trip that went wrong: the connection is closed.
-func (c *conn) fail(stop func() bool) {
-	if stop != nil {
-		stop()
+func (c *conn) fail(watched bool) {
+	if watched {
+		c.stopWatch()
 	}
 	c.closeConn()
 }
