@@ -73,8 +73,33 @@ func (s *state) clone() *state {
 	return &c
 }
 
+// withState returns a shallow copy of r whose context holds s.
 func withState(r *http.Request, s *state) *http.Request {
-	return r.WithContext(context.WithValue(r.Context(), stateKey{}, s))
+	c := &stateContext{Context: r.Context(), state: *s}
+	return c.attach(r)
+}
+
+// stateContext is the context of a request that carries a state. The
+// request copy that holds it lives in it too, so that the copy, the
+// context and the state are one allocation.
+type stateContext struct {
+	context.Context
+	state state
+	req   http.Request
+}
+
+// attach returns a shallow copy of r, held by c, whose context is c.
+func (c *stateContext) attach(r *http.Request) *http.Request {
+	c.req = *r.WithContext(c) // WithContext's copy stays on the stack
+	return &c.req
+}
+
+// Value returns the state for stateKey, and asks the parent otherwise.
+func (c *stateContext) Value(key any) any {
+	if _, ok := key.(stateKey); ok {
+		return &c.state
+	}
+	return c.Context.Value(key)
 }
 
 // EnvironOf returns the environ of r. Where a [Middleware] or [Mount] ran,

@@ -1,7 +1,6 @@
 package wsgiproxy
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -189,12 +188,54 @@ func headerErr(h, format string, args ...any) error {
 // restored is what the middleware will apply, gathered in full before
 // anything changes so that a bad header leaves nothing half applied.
 type restored struct {
-	remoteAddr string
+	client     netip.Addr // the forwarded client, when valid
 	host       string
 	scheme     string
 	scriptName string
-	url        *url.URL
+	url        url.URL // the request's URL, changed when urlSet
+	urlSet     bool
 	extra      map[string]any
+}
+
+// setPath sets the path of rs.url from its escaped form.
+func (rs *restored) setPath(escaped string) {
+	setEscapedPath(&rs.url, escaped)
+	rs.urlSet = true
+}
+
+// ctxHeaders are the context headers of a request, gathered in one
+// pass over its header map: finding one among them costs a few string
+// comparisons instead of a hash.
+type ctxHeaders []headerEntry
+
+type headerEntry struct {
+	name string // as in the header map
+	vals []string
+}
+
+// get returns the values of the header name (canonical form).
+func (c ctxHeaders) get(name string) []string {
+	for _, e := range c {
+		if e.name == name {
+			return e.vals
+		}
+	}
+	return nil
+}
+
+// keyHeader is one X-Wsgiproxy-{Str,Unicode,Json,Pickle}-N header.
+type keyHeader struct {
+	name string
+	kind KeyKind
+	vals []string
+}
+
+// restoredRequest is most of what the middleware allocates for one
+// request, in one allocation: the request copy, its context and state,
+// and the restored URL.
+type restoredRequest struct {
+	stateContext
+	url url.URL
 }
 
 func (m *Middleware) restore(r *http.Request) (*http.Request, int, error) {
@@ -202,33 +243,59 @@ func (m *Middleware) restore(r *http.Request) (*http.Request, int, error) {
 	if err != nil {
 		return nil, http.StatusUnauthorized, err
 	}
+	h := r.Header
+	if trust == trustStandard {
+		removeNonStandardHeaders(h)
+	}
+	// One pass over the headers finds the context headers, read from
+	// there and removed once the request is restored, and the key
+	// headers.
+	var ctxBuf [16]headerEntry
+	var keysBuf [8]keyHeader
+	ctx, keys := ctxHeaders(ctxBuf[:0]), keysBuf[:0]
+	for name, vals := range h {
+		if !contextHeader(name) {
+			continue
+		}
+		ctx = append(ctx, headerEntry{name, vals})
+		if kind, ok := parseKeyHeader(name); ok && trust == trustFull {
+			keys = append(keys, keyHeader{name, kind, vals})
+		}
+	}
+
 	st := stateOf(r)
 	rs := restored{
-		remoteAddr: r.RemoteAddr,
 		host:       r.Host,
 		scheme:     st.urlScheme(r),
 		scriptName: st.scriptName,
-		url:        r.URL,
+		url:        *r.URL,
 		extra:      st.extra,
 	}
-	if trust == trustStandard {
-		removeNonStandardHeaders(r.Header)
-	}
 	if trust != untrusted {
-		if err := m.readHeaders(r, &rs); err != nil {
+		if err := m.readHeaders(ctx, keys, &rs); err != nil {
 			return nil, http.StatusBadRequest, err
 		}
 	}
 	if err := m.force(&rs); err != nil {
 		return nil, http.StatusBadRequest, err
 	}
-	removeContextHeaders(r.Header)
+	for _, e := range ctx {
+		delete(h, e.name)
+	}
 
-	s := &state{scriptName: rs.scriptName, scheme: rs.scheme, extra: rs.extra}
-	r2 := withState(r, s)
-	r2.RemoteAddr = rs.remoteAddr
+	rr := &restoredRequest{stateContext: stateContext{
+		Context: r.Context(),
+		state:   state{scriptName: rs.scriptName, scheme: rs.scheme, extra: rs.extra},
+	}}
+	r2 := rr.attach(r)
+	if rs.client.IsValid() {
+		r2.RemoteAddr = netip.AddrPortFrom(rs.client, 0).String()
+	}
 	r2.Host = rs.host
-	r2.URL = rs.url
+	if rs.urlSet {
+		rr.url = rs.url
+		r2.URL = &rr.url
+	}
 	return r2, 0, nil
 }
 
@@ -271,8 +338,7 @@ func (m *Middleware) trust(r *http.Request) (trustLevel, error) {
 }
 
 // readHeaders reads every context header of a trusted request into rs.
-func (m *Middleware) readHeaders(r *http.Request, rs *restored) error {
-	h := r.Header
+func (m *Middleware) readHeaders(h ctxHeaders, keys []keyHeader, rs *restored) error {
 	if v, ok := first(h, HeaderVersion); ok && v != ProtocolVersion {
 		return headerErr("X-WSGIProxy-Version", "unsupported version %q (want %s)", v, ProtocolVersion)
 	}
@@ -292,11 +358,11 @@ func (m *Middleware) readHeaders(r *http.Request, rs *restored) error {
 	if err := readPath(h, rs); err != nil {
 		return err
 	}
-	return m.readKeys(h, rs)
+	return m.readKeys(keys, rs)
 }
 
-func (m *Middleware) forwarded(h http.Header) ([]forwardedElement, error) {
-	lines := h[HeaderForwarded]
+func (m *Middleware) forwarded(h ctxHeaders) ([]forwardedElement, error) {
+	lines := h.get(HeaderForwarded)
 	if len(lines) == 0 {
 		return nil, nil
 	}
@@ -307,10 +373,10 @@ func (m *Middleware) forwarded(h http.Header) ([]forwardedElement, error) {
 	return els, nil
 }
 
-func (m *Middleware) readClient(h http.Header, fwd []forwardedElement, rs *restored) error {
+func (m *Middleware) readClient(h ctxHeaders, fwd []forwardedElement, rs *restored) error {
 	var buf [4]netip.Addr
 	addrs := buf[:0]
-	if lines := h[HeaderForwardedFor]; len(lines) > 0 {
+	if lines := h.get(HeaderForwardedFor); len(lines) > 0 {
 		for _, line := range lines {
 			for rest, more := line, true; more; {
 				var e string
@@ -337,11 +403,11 @@ func (m *Middleware) readClient(h http.Header, fwd []forwardedElement, rs *resto
 	if len(addrs) == 0 {
 		return nil
 	}
-	rs.remoteAddr = netip.AddrPortFrom(pickClient(addrs, m.proxies), 0).String()
+	rs.client = pickClient(addrs, m.proxies)
 	return nil
 }
 
-func readScheme(h http.Header, fwd []forwardedElement, rs *restored) error {
+func readScheme(h ctxHeaders, fwd []forwardedElement, rs *restored) error {
 	name, v, ok := firstOf(h, HeaderOverrideScheme, HeaderForwardedScheme)
 	if !ok {
 		if vals, found := lastList(h, HeaderForwardedProto); found {
@@ -367,7 +433,7 @@ func readScheme(h http.Header, fwd []forwardedElement, rs *restored) error {
 	return nil
 }
 
-func readHost(h http.Header, fwd []forwardedElement, rs *restored) error {
+func readHost(h ctxHeaders, fwd []forwardedElement, rs *restored) error {
 	name, v, ok := firstOf(h, HeaderOverrideHost, HeaderForwardedServer)
 	standard := false
 	if !ok {
@@ -410,7 +476,7 @@ func hostWithPort(host, port, scheme string) string {
 	return net.JoinHostPort(name, port)
 }
 
-func readPath(h http.Header, rs *restored) error {
+func readPath(h ctxHeaders, rs *restored) error {
 	if v, ok := first(h, HeaderOverrideScriptName); ok {
 		sn, err := cleanScriptName(v)
 		if err != nil {
@@ -428,35 +494,31 @@ func readPath(h http.Header, rs *restored) error {
 		rs.scriptName = sn + rs.scriptName
 	}
 
-	u := rs.url
 	if v, ok := first(h, HeaderTraversalPath); ok {
 		tp := normalizePrefix(v)
 		if err := CheckPrefix(tp); err != nil {
 			return headerErr(HeaderTraversalPath, "%q %v", v, err)
 		}
-		trimmed, ok := trimPathPrefix(u, tp)
-		if !ok {
-			return headerErr(HeaderTraversalPath, "path %q does not start with %q", u.Path, tp)
+		if tp != "" {
+			rest, ok := pathAfterPrefix(&rs.url, tp)
+			if !ok {
+				return headerErr(HeaderTraversalPath, "path %q does not start with %q", rs.url.Path, tp)
+			}
+			rs.setPath(rest)
 		}
-		u = trimmed
 	}
 	if v, ok := first(h, HeaderOverridePathInfo); ok {
 		if v != "" && v[0] != '/' || hasControl(v) {
 			return headerErr("X-WSGIProxy-Path-Info", "%q: want a path starting with / without control bytes", v)
 		}
-		u2 := *u
-		u2.Path, u2.RawPath = v, ""
-		u = &u2
+		rs.url.Path, rs.url.RawPath, rs.urlSet = v, "", true
 	}
 	if v, ok := first(h, HeaderOverrideQuery); ok {
 		if hasControl(v) || strings.ContainsAny(v, " #") {
 			return headerErr("X-WSGIProxy-Query-String", "%q: not a raw query string", v)
 		}
-		u2 := *u
-		u2.RawQuery = v
-		u = &u2
+		rs.url.RawQuery, rs.urlSet = v, true
 	}
-	rs.url = u
 	return nil
 }
 
@@ -473,29 +535,25 @@ func cleanScriptName(v string) (string, error) {
 // readKeys decodes every X-Wsgiproxy-{Str,Unicode,Json,Pickle}-N header.
 // A key sent twice is an error; a key sent once replaces one set before
 // the middleware ran.
-func (m *Middleware) readKeys(h http.Header, rs *restored) error {
+func (m *Middleware) readKeys(keys []keyHeader, rs *restored) error {
 	type keyValue struct {
 		key   string
 		value any
 	}
 	var buf [8]keyValue
 	got := buf[:0]
-	for name, vals := range h {
-		kind, ok := parseKeyHeader(name)
-		if !ok {
-			continue
-		}
-		for _, v := range vals {
+	for _, kh := range keys {
+		for _, v := range kh.vals {
 			if len(got) >= m.MaxKeyHeaders {
-				return headerErr(name, "more than %d key headers", m.MaxKeyHeaders)
+				return headerErr(kh.name, "more than %d key headers", m.MaxKeyHeaders)
 			}
-			key, value, err := m.decodeKey(kind, v)
+			key, value, err := m.decodeKey(kh.kind, v)
 			if err != nil {
-				return headerErr(name, "%v", err)
+				return headerErr(kh.name, "%v", err)
 			}
 			for _, kv := range got {
 				if kv.key == key {
-					return headerErr(name, "key %q sent twice", key)
+					return headerErr(kh.name, "key %q sent twice", key)
 				}
 			}
 			got = append(got, keyValue{key, value})
@@ -561,33 +619,17 @@ func (m *Middleware) decodeKey(kind KeyKind, v string) (string, any, error) {
 	}
 }
 
-// decodeJSON decodes exactly one JSON value, keeping numbers as
-// json.Number so that big integers and their text survive a round trip.
-func decodeJSON(s string) (any, error) {
-	dec := json.NewDecoder(strings.NewReader(s))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	// Only white space may follow (dec.More misses a stray "]" or "}").
-	if rest := s[dec.InputOffset():]; strings.TrimLeft(rest, " \t\r\n") != "" {
-		return nil, errors.New("more than one value or trailing data")
-	}
-	return v, nil
-}
-
 // force applies the configured overrides.
 func (m *Middleware) force(rs *restored) error {
 	if m.forcePrefix {
 		rs.scriptName = m.Prefix
 	}
 	if m.PopPrefix != "" {
-		u, ok := trimPathPrefix(rs.url, m.PopPrefix)
+		rest, ok := pathAfterPrefix(&rs.url, m.PopPrefix)
 		if !ok {
 			return fmt.Errorf("wsgiproxy: pop_prefix: expected a path under %q, got %q", m.PopPrefix, rs.url.Path)
 		}
-		rs.url = u
+		rs.setPath(rest)
 		rs.scriptName += m.PopPrefix
 	}
 	if m.Scheme != "" {
@@ -661,15 +703,15 @@ func hasControl(s string) bool {
 }
 
 // first returns the first value of a header.
-func first(h http.Header, name string) (string, bool) {
-	if vals := h[name]; len(vals) > 0 {
+func first(h ctxHeaders, name string) (string, bool) {
+	if vals := h.get(name); len(vals) > 0 {
 		return strings.TrimSpace(vals[0]), true
 	}
 	return "", false
 }
 
 // firstOf returns the first header of names that is present.
-func firstOf(h http.Header, names ...string) (string, string, bool) {
+func firstOf(h ctxHeaders, names ...string) (string, string, bool) {
 	for _, n := range names {
 		if v, ok := first(h, n); ok {
 			return n, v, true
@@ -680,8 +722,8 @@ func firstOf(h http.Header, names ...string) (string, string, bool) {
 
 // lastList returns the last entry of a comma-separated list header: the
 // one the nearest proxy added.
-func lastList(h http.Header, name string) (string, bool) {
-	vals := h[name]
+func lastList(h ctxHeaders, name string) (string, bool) {
+	vals := h.get(name)
 	if len(vals) == 0 {
 		return "", false
 	}

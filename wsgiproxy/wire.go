@@ -243,9 +243,22 @@ func contextHeader(name string) bool {
 	}
 	switch name[0] | 0x20 { // ASCII lower case
 	case 'x':
-		return hasPrefixFold(name, "X-Forwarded-") || hasPrefixFold(name, "X-Wsgiproxy-") ||
-			hasPrefixFold(name, "X-Traversal-") || strings.EqualFold(name, HeaderScriptName) ||
-			strings.EqualFold(name, "X-Real-Ip")
+		if len(name) < 3 || name[1] != '-' {
+			return false
+		}
+		switch name[2] | 0x20 {
+		case 'f':
+			return hasPrefixFold(name, "X-Forwarded-")
+		case 'w':
+			return hasPrefixFold(name, "X-Wsgiproxy-")
+		case 't':
+			return hasPrefixFold(name, "X-Traversal-")
+		case 's':
+			return strings.EqualFold(name, HeaderScriptName)
+		case 'r':
+			return strings.EqualFold(name, "X-Real-Ip")
+		}
+		return false
 	case 'f':
 		return strings.EqualFold(name, HeaderForwarded)
 	case 's':
