@@ -16,6 +16,9 @@ import (
 // or "/" mounts h at the root.
 func Mount(prefix string, h http.Handler) http.Handler {
 	prefix = normalizePrefix(prefix)
+	if prefix == "" {
+		return h // the root: nothing to add or take away
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, ok := trimPathPrefix(r.URL, prefix)
 		if !ok {
@@ -72,13 +75,26 @@ func trimPathPrefix(u *url.URL, prefix string) (*url.URL, bool) {
 	if prefix == "" {
 		return u, true
 	}
+	rest, ok := pathAfterPrefix(u, prefix)
+	if !ok {
+		return nil, false
+	}
+	u2 := *u
+	setEscapedPath(&u2, rest)
+	return &u2, true
+}
+
+// pathAfterPrefix is trimPathPrefix without the copy: it returns the
+// escaped path of u after prefix, which must not be "", for
+// setEscapedPath.
+func pathAfterPrefix(u *url.URL, prefix string) (string, bool) {
 	escaped := u.EscapedPath()
 	pos := 0
 	for rest, more := prefix[1:], true; more; {
 		var seg string
 		seg, rest, more = strings.Cut(rest, "/")
 		if pos >= len(escaped) || escaped[pos] != '/' {
-			return nil, false
+			return "", false
 		}
 		end := strings.IndexByte(escaped[pos+1:], '/')
 		if end < 0 {
@@ -88,13 +104,11 @@ func trimPathPrefix(u *url.URL, prefix string) (*url.URL, bool) {
 		}
 		got, err := url.PathUnescape(escaped[pos+1 : end])
 		if err != nil || got != seg {
-			return nil, false
+			return "", false
 		}
 		pos = end
 	}
-	u2 := *u
-	setEscapedPath(&u2, escaped[pos:])
-	return &u2, true
+	return escaped[pos:], true
 }
 
 // setEscapedPath sets u's Path and RawPath from an escaped path, keeping

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/wsgiproxy/wsgiproxy-go/internal/h1client"
 )
 
 // DefaultTimeout bounds the wait for an upstream's response headers when
@@ -66,7 +68,11 @@ type Proxy struct {
 	// means DefaultTimeout. It applies to the default transport only.
 	Timeout time.Duration
 	// Transport sends the requests; nil means a transport made by
-	// [NewTransport].
+	// [NewLeanTransport] with Timeout. With a lean transport and an
+	// http target, requests other than Upgrade and CONNECT are
+	// forwarded without httputil.ReverseProxy (the faster direct path);
+	// any other transport, such as [NewTransportWith]'s, goes through
+	// ReverseProxy.
 	Transport http.RoundTripper
 	// Signer, if set, signs each outgoing request after every context
 	// header is set.
@@ -81,6 +87,7 @@ type Proxy struct {
 	once    sync.Once
 	initErr error
 	rp      *httputil.ReverseProxy
+	lean    *h1client.Transport // the direct path's transport, if any (direct.go)
 	keys    []keySpec
 	tPath   string // Target's escaped path without trailing "/"
 	tPathHd string // X-Traversal-Path value, "" for none
@@ -170,8 +177,9 @@ func (p *Proxy) init() {
 		if timeout == 0 {
 			timeout = DefaultTimeout
 		}
-		transport = NewTransport(timeout)
+		transport = NewLeanTransport(TransportOptions{ResponseHeaderTimeout: timeout})
 	}
+	p.lean = leanTransport(transport, p.Target.Scheme)
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:      p.rewrite,
 		Transport:    failFast{transport},
@@ -194,12 +202,24 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
+	if p.direct(r) {
+		p.serveDirect(w, r)
+		return
+	}
 	p.rp.ServeHTTP(w, r)
 }
 
 // rewrite turns the client's request into the upstream request.
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
-	in, out := pr.In, pr.Out
+	if err := p.prepare(pr.In, pr.Out); err != nil {
+		pr.Out = pr.Out.WithContext(context.WithValue(pr.Out.Context(), rewriteErrKey{}, err))
+	}
+}
+
+// prepare turns out, a copy of in, into the upstream request. An error
+// (a key that cannot be encoded, a failed signature) means out must not
+// be sent.
+func (p *Proxy) prepare(in, out *http.Request) error {
 	env := EnvironOf(in)
 	removeContextHeaders(out.Header)
 
@@ -279,14 +299,14 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 		h[HeaderForwarded] = one(fv)
 	}
 	if err := p.setKeys(h, env.Extra, one); err != nil {
-		pr.Out = out.WithContext(context.WithValue(out.Context(), rewriteErrKey{}, err))
-		return
+		return err
 	}
 	if p.Signer != nil {
 		if err := p.Signer.Sign(out); err != nil {
-			pr.Out = out.WithContext(context.WithValue(out.Context(), rewriteErrKey{}, &signError{err}))
+			return &signError{err}
 		}
 	}
+	return nil
 }
 
 // joinPath puts the target's path before the escaped PATH_INFO.

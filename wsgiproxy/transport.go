@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/wsgiproxy/wsgiproxy-go/internal/h1client"
 )
 
 // Defaults of the [TransportOptions] fields left zero.
@@ -88,6 +90,45 @@ func NewTransportWith(o TransportOptions) *http.Transport {
 		WriteBufferSize:       16 << 10,
 		ReadBufferSize:        16 << 10,
 	}
+}
+
+// NewLeanTransport returns the lean HTTP/1.1 upstream transport with the
+// limits of o: each request is written and its response head read on the
+// caller's goroutine, over a LIFO pool of keep-alive connections, with
+// pooled buffers, where net/http's Transport hands every request to a
+// read and a write goroutine of the connection. It speaks plain HTTP/1.1
+// only: https targets, Upgrade (websockets) and CONNECT requests go to a
+// [NewTransportWith] transport with the same limits. A [Proxy] whose
+// Transport is one of these forwards without httputil.ReverseProxy (see
+// [Proxy.Transport]).
+func NewLeanTransport(o TransportOptions) http.RoundTripper {
+	t := &h1client.Transport{
+		DialContext:           o.DialContext,
+		DialTimeout:           positive(o.DialTimeout, DefaultDialTimeout),
+		ResponseHeaderTimeout: positive(o.ResponseHeaderTimeout, DefaultTimeout),
+		StallTimeout:          positive(o.StallTimeout, DefaultStallTimeout),
+		MaxIdleConns:          o.MaxIdleConnsPerHost, // zero: the default; negative: none
+		Fallback:              NewTransportWith(o),
+	}
+	if path := o.UnixSocket; path != "" && t.DialContext == nil {
+		d := net.Dialer{Timeout: t.DialTimeout}
+		t.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, "unix", path)
+		}
+	}
+	return t
+}
+
+// positive maps an option to an h1client field: zero is def, a negative
+// value zero (no limit).
+func positive(v, def time.Duration) time.Duration {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
 }
 
 func orDuration(d, def time.Duration) time.Duration {
