@@ -49,17 +49,11 @@ func (f *File) compile(r *Route, reuse *spawn.Spawner, opts Options) (out compil
 	case KindEcho:
 		h = echo.Handler
 	case KindProxy:
-		ps := r.proxy
-		p, err := upstream(ps.to, ps.toPath, ps.transport)
-		if err != nil {
-			return out, f.errAt(r, err, KindProxy, "to")
-		}
-		p.PreserveHost = ps.preserveHost
-		p.Timeout = ps.timeout
-		if e := f.setFront(r, p, &ps.frontSpec, opts); e != nil {
+		p, e := f.proxy(r, opts)
+		if e != nil {
 			return out, e
 		}
-		h, front = p, &ps.frontSpec
+		h, front = p, &r.proxy.frontSpec
 	case KindSpawn:
 		sp := reuse
 		if sp == nil {
@@ -110,6 +104,21 @@ func keyring(files []string, opts Options) (*sign.Keyring, error) {
 	return ring, nil
 }
 
+// proxy builds the Proxy of r, a proxy route.
+func (f *File) proxy(r *Route, opts Options) (*wsgiproxy.Proxy, *Error) {
+	ps := r.proxy
+	p, err := upstream(ps.to, ps.toPath, ps.transport, ps.lean)
+	if err != nil {
+		return nil, f.errAt(r, err, KindProxy, "to")
+	}
+	p.PreserveHost = ps.preserveHost
+	p.Timeout = ps.timeout
+	if e := f.setFront(r, p, &ps.frontSpec, opts); e != nil {
+		return nil, e
+	}
+	return p, nil
+}
+
 // setFront applies the settings that proxy and spawn routes share.
 func (f *File) setFront(r *Route, p *wsgiproxy.Proxy, fs *frontSpec, opts Options) *Error {
 	p.Keys = fs.keys
@@ -130,8 +139,9 @@ func (f *File) setFront(r *Route, p *wsgiproxy.Proxy, fs *frontSpec, opts Option
 }
 
 // upstream makes the Proxy for to, a URL or unix:PATH whose path and
-// query are toPath, as the proxy command's --to and --to-path do.
-func upstream(to, toPath string, o wsgiproxy.TransportOptions) (*wsgiproxy.Proxy, error) {
+// query are toPath, as the proxy command's --to and --to-path do, with
+// the lean transport or else net/http's, limited by o.
+func upstream(to, toPath string, o wsgiproxy.TransportOptions, lean bool) (*wsgiproxy.Proxy, error) {
 	target := to
 	if sock, isUnix := strings.CutPrefix(to, server.UnixPrefix); isUnix {
 		target = "http://" + wsgiproxy.UnixHost + toPath
@@ -141,7 +151,11 @@ func upstream(to, toPath string, o wsgiproxy.TransportOptions) (*wsgiproxy.Proxy
 	if err != nil {
 		return nil, err
 	}
-	p.Transport = wsgiproxy.NewTransportWith(o)
+	if lean {
+		p.Transport = wsgiproxy.NewLeanTransport(o)
+	} else {
+		p.Transport = wsgiproxy.NewTransportWith(o)
+	}
 	return p, nil
 }
 

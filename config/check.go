@@ -90,6 +90,7 @@ func (c *checker) listeners(raw map[string]*rawListener, dir string) []Listener 
 		l.IdleTimeout = c.duration(key(k, "idle_timeout"), r.IdleTimeout)
 		l.ShutdownTimeout = c.duration(key(k, "shutdown_timeout"), r.ShutdownTimeout)
 		l.MaxHeaderBytes = c.integer(key(k, "max_header_bytes"), r.MaxHeaderBytes, 1, 1<<30)
+		l.Engine = c.oneOf(key(k, "server"), r.Server, server.EngineLean, server.EngineStd)
 		out = append(out, l)
 	}
 	return out
@@ -317,6 +318,7 @@ func (c *checker) proxy(k toml.Key, r *rawProxy, dir string) *proxySpec {
 		toPath:       c.str(key(k, "to_path"), r.ToPath),
 		preserveHost: c.boolean(key(k, "preserve_host"), r.PreserveHost),
 		timeout:      c.duration(key(k, "timeout"), r.Timeout),
+		lean:         c.oneOf(key(k, "transport"), r.Transport, transportLean, transportStd) == transportLean,
 	}
 	p.transport = c.upstream(k, &r.rawUpstream)
 	p.transport.ResponseHeaderTimeout = p.timeout

@@ -48,6 +48,10 @@ type Listener struct {
 	IdleTimeout             time.Duration // 0 means server.DefaultIdleTimeout
 	ShutdownTimeout         time.Duration // 0 means server.DefaultShutdownTimeout
 	MaxHeaderBytes          int           // 0 means server.DefaultMaxHeaderBytes
+	// Engine is the HTTP/1 server of the server key: server.EngineLean
+	// (the default) or server.EngineStd. TLS listeners always use
+	// net/http's server.
+	Engine string
 }
 
 // Server returns the server settings of l, without the listen address
@@ -59,6 +63,7 @@ func (l Listener) Server() server.Config {
 		IdleTimeout:       l.IdleTimeout,
 		ShutdownTimeout:   l.ShutdownTimeout,
 		MaxHeaderBytes:    l.MaxHeaderBytes,
+		Engine:            l.Engine,
 	}
 }
 
@@ -97,7 +102,14 @@ type proxySpec struct {
 	preserveHost bool
 	timeout      time.Duration
 	transport    wsgiproxy.TransportOptions
+	lean         bool // transport = "lean": wsgiproxy.NewLeanTransport, else NewTransportWith
 }
+
+// The values of a proxy route's transport key.
+const (
+	transportLean = "lean" // wsgiproxy.NewLeanTransport, the default
+	transportStd  = "std"  // wsgiproxy.NewTransportWith
+)
 
 type spawnSpec struct {
 	frontSpec

@@ -2,11 +2,14 @@ package config
 
 import (
 	"errors"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/wsgiproxy/wsgiproxy-go/internal/server"
 	"github.com/wsgiproxy/wsgiproxy-go/sign"
 )
 
@@ -252,6 +255,32 @@ spawn = { command = "app", upstream_dial_timeout = "0s", upstream_stall_timeout 
 			"10: routes.b.spawn.upstream_dial_timeout: want a positive duration",
 			"10: routes.b.spawn.upstream_stall_timeout: ",
 		}},
+		{"server and transport values", `
+[listeners.main]
+listen = "127.0.0.1:0"
+server = "fast"
+[listeners.other]
+listen = "127.0.0.1:0"
+server = 1
+[routes.a]
+listener = "main"
+proxy = { to = "http://127.0.0.1:9", transport = "h2" }
+[routes.b]
+listener = "other"
+[routes.b.proxy]
+to = "http://127.0.0.1:9"
+transport = "Std"
+[routes.c]
+listener = "other"
+path = "/c"
+proxy = { to = "http://127.0.0.1:9", transport = true }
+`, []string{
+			`4: listeners.main.server: "fast": want "lean" or "std"`,
+			`7: listeners.other.server: want "lean" or "std", got the integer 1`,
+			`10: routes.a.proxy.transport: "h2": want "lean" or "std"`,
+			`15: routes.b.proxy.transport: "Std": want "lean" or "std"`,
+			`19: routes.c.proxy.transport: want "lean" or "std", got true`,
+		}},
 		{"bad host", oneListener + `
 [routes.a]
 host = "example.com:8080"
@@ -280,6 +309,46 @@ echo = {}
 				if !strings.HasPrefix(got, tt.want[i]) {
 					t.Errorf("error %d:\n got %s\nwant config.toml:%s...", i, e, tt.want[i])
 				}
+			}
+		})
+	}
+}
+
+// TestEngines checks the server key of a listener and the transport
+// key of a proxy route: their defaults, and what they build.
+func TestEngines(t *testing.T) {
+	tests := []struct {
+		name            string
+		server, proxy   string // extra lines of the listener and the proxy table
+		wantEngine      string
+		wantStdUpstream bool
+	}{
+		{"defaults", "", "", server.EngineLean, false},
+		{"lean", `server = "lean"`, `transport = "lean"`, server.EngineLean, false},
+		{"std", `server = "std"`, `transport = "std"`, server.EngineStd, true},
+		{"std server, lean transport", `server = "std"`, `transport = "lean"`, server.EngineStd, false},
+		{"lean server, std transport", `server = "lean"`, `transport = "std"`, server.EngineLean, true},
+		{"std transport to a unix socket", "", "to = \"unix:back.sock\"\ntransport = \"std\"", server.EngineLean, true},
+		{"lean transport to a unix socket", "", "to = \"unix:back.sock\"\ntransport = \"lean\"", server.EngineLean, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			proxy := tt.proxy
+			if !strings.Contains(proxy, "to =") {
+				proxy += "\nto = \"http://127.0.0.1:9/app\""
+			}
+			f := mustLoad(t, fmt.Sprintf("[listeners.main]\nlisten = \"127.0.0.1:0\"\n%s\n[routes.a.proxy]\n%s\n", tt.server, proxy))
+			l := f.Listeners[0]
+			if l.Engine != tt.wantEngine || l.Server().Engine != tt.wantEngine {
+				t.Errorf("Engine %q, Server().Engine %q, want %q", l.Engine, l.Server().Engine, tt.wantEngine)
+			}
+			p, e := f.proxy(&f.Routes[0], Options{})
+			if e != nil {
+				t.Fatal(e)
+			}
+			_, isStd := p.Transport.(*http.Transport)
+			if p.Transport == nil || isStd != tt.wantStdUpstream {
+				t.Errorf("Transport %T, want *http.Transport: %v", p.Transport, tt.wantStdUpstream)
 			}
 		})
 	}

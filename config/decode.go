@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,6 +47,7 @@ type rawListener struct {
 	IdleTimeout       leaf `toml:"idle_timeout"`
 	ShutdownTimeout   leaf `toml:"shutdown_timeout"`
 	MaxHeaderBytes    leaf `toml:"max_header_bytes"`
+	Server            leaf `toml:"server"`
 }
 
 type rawRoute struct {
@@ -75,6 +77,7 @@ type rawProxy struct {
 	ToPath       leaf `toml:"to_path"`
 	PreserveHost leaf `toml:"preserve_host"`
 	Timeout      leaf `toml:"timeout"`
+	Transport    leaf `toml:"transport"`
 	rawUpstream
 	rawFront
 }
@@ -393,6 +396,29 @@ func (c *checker) duration(k toml.Key, l leaf) time.Duration {
 		return 0
 	}
 	return d
+}
+
+// oneOf returns l, a string that must be one of choices, or choices[0]
+// when l is not set or after recording a mistake.
+func (c *checker) oneOf(k toml.Key, l leaf, choices ...string) string {
+	if !l.set {
+		return choices[0]
+	}
+	quoted := make([]string, len(choices))
+	for i, s := range choices {
+		quoted[i] = strconv.Quote(s)
+	}
+	want := strings.Join(quoted[:len(quoted)-1], ", ") + " or " + quoted[len(quoted)-1]
+	s, ok := l.v.(string)
+	switch {
+	case !ok:
+		c.errorf(k, "want %s, got %s", want, typeOf(l.v))
+	case !slices.Contains(choices, s):
+		c.errorf(k, "%q: want %s", s, want)
+	default:
+		return s
+	}
+	return choices[0]
 }
 
 // table returns l as a table.

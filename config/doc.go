@@ -26,6 +26,7 @@
 //	tls_key_file = "key.pem"
 //	read_header_timeout = "10s"     # idle_timeout = "2m", shutdown_timeout = "30s"
 //	max_header_bytes = 65536
+//	server = "lean"                 # or "std", net/http's server; TLS listeners always use it
 //
 //	[routes.NAME]
 //	listener = "NAME"               # may be left out when there is one listener
@@ -38,6 +39,7 @@
 //	preserve_host = false
 //	forwarded = false
 //	timeout = "60s"
+//	transport = "lean"              # or "std", net/http's Transport
 //	upstream_dial_timeout = "10s", upstream_stall_timeout = "5m", upstream_max_idle_conns = 1024
 //	string_keys = [], unicode_keys = [], json_keys = [], pickle_keys = []
 //	set = { REMOTE_USER = "alice", "app.settings" = { theme = "dark" } }

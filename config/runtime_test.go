@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -258,5 +260,76 @@ forward = { allow = ["127.0.0.1:*"] }
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("a target no rule allows: %d", resp.StatusCode)
+	}
+}
+
+// TestProxyTransports sends a request through a proxy route with each
+// transport, to an upstream on TCP and on a unix socket.
+func TestProxyTransports(t *testing.T) {
+	upstream := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %s", r.URL.Path, r.Header.Get("X-Script-Name"))
+	})
+	tcp := httptest.NewServer(upstream)
+	defer tcp.Close()
+	sock := filepath.Join(t.TempDir(), "up.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix := httptest.NewUnstartedServer(upstream)
+	unix.Listener.Close()
+	unix.Listener = ln
+	unix.Start()
+	defer unix.Close()
+
+	targets := []struct{ name, to string }{
+		{"tcp", fmt.Sprintf("to = %q", tcp.URL+"/app")},
+		{"unix", fmt.Sprintf("to = %q\nto_path = \"/app\"", "unix:"+sock)},
+	}
+	for _, transport := range []string{"lean", "std"} {
+		for _, target := range targets {
+			to := target.to
+			t.Run(transport+" "+target.name, func(t *testing.T) {
+				rt := newRuntime(t, mustLoad(t, oneListener+fmt.Sprintf("[routes.a]\npath = \"/p\"\n[routes.a.proxy]\n%s\ntransport = %q\n", to, transport)))
+				srv := httptest.NewServer(rt.Handler("main"))
+				defer srv.Close()
+				for i := range 2 { // the second request may reuse the connection
+					resp, err := srv.Client().Get(srv.URL + "/p/x")
+					if err != nil {
+						t.Fatal(err)
+					}
+					b, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 || string(b) != "/app/x /p" {
+						t.Errorf("request %d: %d %q", i+1, resp.StatusCode, b)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestReloadListenerEngine checks that server = "lean" is the default:
+// a reload that only spells it out keeps the listener, one that picks
+// std is refused.
+func TestReloadListenerEngine(t *testing.T) {
+	tests := []struct {
+		server  string
+		refused bool
+	}{
+		{`server = "lean"`, false},
+		{`server = "std"`, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.server, func(t *testing.T) {
+			rt := newRuntime(t, mustLoad(t, oneListener+"[routes.a]\necho = {}\n"))
+			err := rt.Reload(mustLoad(t, oneListener+tt.server+"\n[routes.a]\necho = {}\n"))
+			switch {
+			case tt.refused && (err == nil || !strings.Contains(err.Error(), `listener "main" changed: restart to apply`)):
+				t.Errorf("Reload: %v, want the listener change refused", err)
+			case !tt.refused && err != nil:
+				t.Errorf("Reload: %v", err)
+			}
+		})
 	}
 }

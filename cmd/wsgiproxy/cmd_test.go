@@ -89,6 +89,8 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"echo", "--host", "example.com"}, 2, "", "want NAME:PORT"},
 		{[]string{"echo", "--host", "h:80", "--port", "81"}, 2, "", "host excludes domain and port"},
 		{[]string{"echo", "--scheme", "ftp"}, 2, "", "want http or https"},
+		{[]string{"echo", "--server", "fast"}, 2, "", `--server "fast": want lean or std`},
+		{[]string{"proxy", "--to", "http://127.0.0.1:1", "--transport", "fast"}, 2, "", `--transport "fast": want lean or std`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -18,7 +18,12 @@ type serverFlags struct {
 	idleTimeout       time.Duration
 	shutdownTimeout   time.Duration
 	maxHeaderBytes    int
+	engine            string
 }
+
+// serverEnv names the environment variable that picks the default of
+// --server.
+const serverEnv = "WSGIPROXY_SERVER"
 
 func (l *serverFlags) register(fs *flag.FlagSet, defaultListen string) {
 	fs.StringVar(&l.listen, "listen", defaultListen, listenUsage)
@@ -27,6 +32,12 @@ func (l *serverFlags) register(fs *flag.FlagSet, defaultListen string) {
 	fs.DurationVar(&l.idleTimeout, "idle-timeout", server.DefaultIdleTimeout, "close a keep-alive client connection idle for `DURATION`")
 	fs.DurationVar(&l.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "on SIGTERM, let in-flight requests run at most `DURATION`")
 	fs.IntVar(&l.maxHeaderBytes, "max-header-bytes", server.DefaultMaxHeaderBytes, "answer 431 to a request line and headers over `BYTES`")
+	def := os.Getenv(serverEnv)
+	if def == "" {
+		def = server.EngineLean
+	}
+	fs.StringVar(&l.engine, "server", def, "HTTP/1 `SERVER` engine for clients: lean (requests parsed and answered on the connection's goroutine, fastest) or std (net/http's server); "+
+		"TLS listeners always use std, which also speaks HTTP/2; the default comes from $"+serverEnv+" when set")
 }
 
 // config is the server.Config of these flags.
@@ -35,6 +46,9 @@ func (l *serverFlags) config() (server.Config, error) {
 		if d <= 0 {
 			return server.Config{}, usageError{errorf("--%s %v: want a positive duration", name, d)}
 		}
+	}
+	if l.engine != server.EngineLean && l.engine != server.EngineStd {
+		return server.Config{}, usageError{errorf("--server %q: want lean or std", l.engine)}
 	}
 	if l.maxHeaderBytes < 1<<10 {
 		return server.Config{}, usageError{errorf("--max-header-bytes %d: want at least 1024", l.maxHeaderBytes)}
@@ -46,6 +60,7 @@ func (l *serverFlags) config() (server.Config, error) {
 		IdleTimeout:       l.idleTimeout,
 		ShutdownTimeout:   l.shutdownTimeout,
 		MaxHeaderBytes:    l.maxHeaderBytes,
+		Engine:            l.engine,
 	}, nil
 }
 

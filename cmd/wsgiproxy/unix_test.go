@@ -90,6 +90,12 @@ func TestUnixSocketsRoundTrip(t *testing.T) {
 			want:        trustedView,
 		},
 		{
+			name:        "trusted-std-engines",
+			backendArgs: []string{"echo", "--trust", "unix", "--socket-mode", "0600", "--server", "std"},
+			frontExtra:  []string{"--transport", "std", "--server", "std"},
+			want:        trustedView,
+		},
+		{
 			name:        "untrusted",
 			backendArgs: []string{"echo", "--socket-mode", "0600"},
 			want: map[string]any{

@@ -119,8 +119,6 @@ func run(ctx context.Context, c config) error {
 	if out, err := exec.Command(c.wsgiproxy, "keygen", "--out", secret).CombinedOutput(); err != nil {
 		return fmt.Errorf("wsgiproxy keygen: %v: %s", err, out)
 	}
-	help, _ := exec.Command(c.wsgiproxy, "proxy", "-h").CombinedOutput()
-	hasTransport := strings.Contains(string(help), "-transport")
 
 	backend, err := startGo(ctx, c.benchpeer, "backend", "--listen", "127.0.0.1:0")
 	if err != nil {
@@ -128,7 +126,7 @@ func run(ctx context.Context, c config) error {
 	}
 	defer backend.stop()
 
-	peers := allPeers(c, secret, hasTransport)
+	peers := allPeers(c, secret)
 	if c.peers != "" {
 		want := strings.Split(c.peers, ",")
 		peers = slices.DeleteFunc(peers, func(p *peer) bool { return !slices.Contains(want, p.key) })
@@ -224,7 +222,7 @@ func run(ctx context.Context, c config) error {
 }
 
 // allPeers lists the peers in table order.
-func allPeers(c config, secret string, hasTransport bool) []*peer {
+func allPeers(c config, secret string) []*peer {
 	keys := []string{
 		"--string-key", "REMOTE_USER", "--string-key", "myapp.tenant", "--json-key", "myapp.settings",
 		"--set", "REMOTE_USER=alice", "--set", "myapp.tenant=acme corp",
@@ -244,20 +242,12 @@ func allPeers(c config, secret string, hasTransport bool) []*peer {
 		haproxyPeer(),
 		caddyPeer(),
 	}
-	if hasTransport {
-		peers = append(peers,
-			wsgi("wsgi", "wsgiproxy plain (lean transport)", "--transport", "lean"),
-			wsgi("wsgi-keys", "wsgiproxy, 2 str + 1 JSON keys", append([]string{"--transport", "lean"}, keys...)...),
-			wsgi("wsgi-signed", "wsgiproxy, keys + signed", append([]string{"--transport", "lean", "--secret-file", secret}, keys...)...),
-			wsgi("wsgi-std", "wsgiproxy plain, std transport", "--transport", "std"),
-		)
-	} else {
-		peers = append(peers,
-			wsgi("wsgi", "wsgiproxy plain", nil...),
-			wsgi("wsgi-keys", "wsgiproxy, 2 str + 1 JSON keys", keys...),
-			wsgi("wsgi-signed", "wsgiproxy, keys + signed", append([]string{"--secret-file", secret}, keys...)...),
-		)
-	}
+	peers = append(peers,
+		wsgi("wsgi", "wsgiproxy plain (lean server and transport)", nil...),
+		wsgi("wsgi-keys", "wsgiproxy, 2 str + 1 JSON keys", keys...),
+		wsgi("wsgi-signed", "wsgiproxy, keys + signed", append([]string{"--secret-file", secret}, keys...)...),
+		wsgi("wsgi-std", "wsgiproxy plain, net/http server and transport", "--server", "std", "--transport", "std"),
+	)
 	return peers
 }
 
