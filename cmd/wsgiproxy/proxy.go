@@ -127,5 +127,11 @@ func wrapFront(p *wsgiproxy.Proxy, h http.Handler, mount string, forwarded bool,
 	if len(fixed) > 0 {
 		h = wsgiproxy.WithKeys(fixed, h)
 	}
-	return mw(wsgiproxy.Mount(mount, h)), nil
+	h = wsgiproxy.Mount(mount, h)
+	if len(cfg.Trusted) == 0 && len(cfg.TrustedStandard) == 0 && !cfg.TrustUnix {
+		// Trusting no peer, the middleware has nothing to restore, and
+		// the proxy drops every context header a client sends.
+		return h, nil
+	}
+	return mw(h), nil
 }

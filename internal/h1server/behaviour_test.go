@@ -255,3 +255,30 @@ func readRespAfter(t *testing.T, c net.Conn, br *bufio.Reader, raw string) strin
 	io.WriteString(c, raw)
 	return readResp(t, br)
 }
+
+// TestBodyClose: a handler that closes a body it did not read keeps the
+// connection for the next request when the rest is small, and a read
+// after Close fails; a ServerContextKey is in every request context, for
+// httputil.ReverseProxy to tell a server from a test.
+func TestBodyClose(t *testing.T) {
+	var readErr error
+	addr := startLean(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Context().Value(http.ServerContextKey) == nil {
+			t.Error("no http.ServerContextKey in the request context")
+		}
+		if r.URL.Path == "/close" {
+			r.Body.Close()
+			_, readErr = r.Body.Read(make([]byte, 1))
+		}
+		io.WriteString(w, r.URL.Path)
+	}), nil)
+	raw := "POST /close HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123456789" +
+		"POST /chunked HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n" + get("/next")
+	got, closed := exchange(t, addr, raw, "POST", "POST", "GET")
+	if len(got) != 3 || got[0].body != "/close" || got[1].body != "/chunked" || got[2].body != "/next" || closed {
+		t.Fatalf("got %v, closed %v; want /close, /chunked, /next on one open connection", got, closed)
+	}
+	if readErr != http.ErrBodyReadAfterClose {
+		t.Errorf("Read after Close: %v, want http.ErrBodyReadAfterClose", readErr)
+	}
+}
