@@ -8,6 +8,8 @@ import (
 	"net/textproto"
 	"strings"
 	"sync"
+
+	"github.com/wsgiproxy/wsgiproxy-go/internal/httpsyntax"
 )
 
 // maxPostHandlerReadBytes is how much of a request body the server
@@ -136,7 +138,7 @@ func parseChunkLine(line []byte) (int64, bool) {
 	var n uint64
 	i := 0
 	for ; i < len(line); i++ {
-		d := unhex(line[i])
+		d := httpsyntax.Unhex(line[i])
 		if d < 0 {
 			break
 		}
@@ -182,13 +184,13 @@ func (b *body) readTrailer() error {
 			return nil
 		}
 		k, v, ok := strings.Cut(s, ":")
-		if s[0] == ' ' || s[0] == '\t' || !ok || !validToken(k) || !validValue(trimOWS(v)) {
+		if s[0] == ' ' || s[0] == '\t' || !ok || !validToken(k) || !validValue(httpsyntax.TrimOWS(v)) {
 			return b.malformed()
 		}
 		if b.req.Trailer == nil {
 			b.req.Trailer = make(http.Header)
 		}
-		b.req.Trailer.Add(textproto.CanonicalMIMEHeaderKey(k), trimOWS(v))
+		b.req.Trailer.Add(textproto.CanonicalMIMEHeaderKey(k), httpsyntax.TrimOWS(v))
 	}
 }
 
@@ -249,18 +251,6 @@ func (b *body) done() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.eof
-}
-
-func unhex(b byte) int {
-	switch {
-	case '0' <= b && b <= '9':
-		return int(b - '0')
-	case 'a' <= b && b <= 'f':
-		return int(b - 'a' + 10)
-	case 'A' <= b && b <= 'F':
-		return int(b - 'A' + 10)
-	}
-	return -1
 }
 
 // release ends the body for good once the response is complete: a

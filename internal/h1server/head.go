@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/wsgiproxy/wsgiproxy-go/internal/httpsyntax"
 )
 
 // Why a request head or body was refused for its framing; the 400
@@ -221,7 +223,7 @@ func parseHead(s string, r *http.Request, p *parsed) *requestError {
 			fail("invalid header name")
 			continue
 		}
-		v = trimOWS(v)
+		v = httpsyntax.TrimOWS(v)
 		if !validValue(v) {
 			fail("invalid header value")
 			continue
@@ -229,7 +231,7 @@ func parseHead(s string, r *http.Request, p *parsed) *requestError {
 		k = textproto.CanonicalMIMEHeaderKey(k)
 		switch k {
 		case "Content-Length":
-			n, ok := parseContentLength(v)
+			n, ok := httpsyntax.ParseContentLength(v)
 			if !ok {
 				return refuse(ReasonBadCL)
 			}
@@ -246,7 +248,7 @@ func parseHead(s string, r *http.Request, p *parsed) *requestError {
 				return refuse(ReasonTwoTE)
 			}
 			haveTE = true
-			p.chunked = asciiEqualFold(v, "chunked")
+			p.chunked = httpsyntax.EqualFold(v, "chunked")
 			continue // r.TransferEncoding tells it, as in net/http
 		case "Host":
 			hosts++
@@ -311,7 +313,7 @@ func parseHead(s string, r *http.Request, p *parsed) *requestError {
 			delete(h, "Trailer")
 			for _, v := range trailer {
 				for f := range strings.SplitSeq(v, ",") {
-					f = textproto.CanonicalMIMEHeaderKey(trimOWS(f))
+					f = textproto.CanonicalMIMEHeaderKey(httpsyntax.TrimOWS(f))
 					switch f {
 					case "":
 						continue
@@ -353,7 +355,7 @@ func nextLine(s string) (line, rest string, err *requestError) {
 func hasToken(vv []string, tok string) bool {
 	for _, v := range vv {
 		for f := range strings.SplitSeq(v, ",") {
-			if asciiEqualFold(trimOWS(f), tok) {
+			if httpsyntax.EqualFold(httpsyntax.TrimOWS(f), tok) {
 				return true
 			}
 		}
@@ -361,51 +363,7 @@ func hasToken(vv []string, tok string) bool {
 	return false
 }
 
-func trimOWS(s string) string {
-	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
-		s = s[1:]
-	}
-	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
-		s = s[:len(s)-1]
-	}
-	return s
-}
-
-func asciiEqualFold(s, t string) bool {
-	if len(s) != len(t) {
-		return false
-	}
-	for i := range len(s) {
-		if lower(s[i]) != lower(t[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func lower(b byte) byte {
-	if 'A' <= b && b <= 'Z' {
-		return b + 'a' - 'A'
-	}
-	return b
-}
-
 func isDigit(b byte) bool { return '0' <= b && b <= '9' }
-
-// parseContentLength parses 1 to 18 decimal digits.
-func parseContentLength(s string) (int64, bool) {
-	if len(s) == 0 || len(s) > 18 {
-		return 0, false
-	}
-	var n int64
-	for i := range len(s) {
-		if !isDigit(s[i]) {
-			return 0, false
-		}
-		n = n*10 + int64(s[i]-'0')
-	}
-	return n, true
-}
 
 // tokenByte marks the bytes of an RFC 9110 token.
 var tokenByte = func() (t [256]bool) {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wsgiproxy/wsgiproxy-go/internal/httpsyntax"
 )
 
 // bufferBeforeChunking is how many body bytes a response holds back
@@ -169,7 +171,7 @@ func (w *response) sendHeader(next []byte) {
 	for _, v := range h["Trailer"] {
 		trailers = true
 		for f := range strings.SplitSeq(v, ",") {
-			f = textproto.CanonicalMIMEHeaderKey(trimOWS(f))
+			f = textproto.CanonicalMIMEHeaderKey(httpsyntax.TrimOWS(f))
 			switch f {
 			case "", "Transfer-Encoding", "Trailer", "Content-Length":
 			default:

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wsgiproxy/wsgiproxy-go/internal/h1server"
+	"github.com/wsgiproxy/wsgiproxy-go/internal/httpsyntax"
 )
 
 // The framing checks in this file run on every connection a server
@@ -456,10 +457,10 @@ func (c *strictConn) headerLine(line []byte) string {
 	if !ok {
 		return "" // net/http refuses it
 	}
-	value = trimOWS(value)
+	value = httpsyntax.TrimOWS(value)
 	switch {
-	case equalFold(name, "Content-Length"):
-		n, ok := parseContentLength(value)
+	case httpsyntax.EqualFold(name, "Content-Length"):
+		n, ok := httpsyntax.ParseContentLength(value)
 		if !ok {
 			return h1server.ReasonBadCL
 		}
@@ -467,19 +468,19 @@ func (c *strictConn) headerLine(line []byte) string {
 			return h1server.ReasonTwoCL
 		}
 		c.h.cl = n
-	case equalFold(name, "Transfer-Encoding"):
+	case httpsyntax.EqualFold(name, "Transfer-Encoding"):
 		c.h.te++
 		if c.h.te > 1 {
 			return h1server.ReasonTwoTE
 		}
-		c.h.chunked = equalFold(value, "chunked")
-	case equalFold(name, "Upgrade"):
+		c.h.chunked = httpsyntax.EqualFold(value, "chunked")
+	case httpsyntax.EqualFold(name, "Upgrade"):
 		c.h.upgrade = len(value) > 0
-	case equalFold(name, "Connection"):
+	case httpsyntax.EqualFold(name, "Connection"):
 		for len(value) > 0 {
 			var tok []byte
 			tok, value, _ = bytes.Cut(value, []byte{','})
-			if equalFold(trimOWS(tok), "upgrade") {
+			if httpsyntax.EqualFold(httpsyntax.TrimOWS(tok), "upgrade") {
 				c.h.connUpgrade = true
 			}
 		}
@@ -519,7 +520,7 @@ func (c *strictConn) chunkByte(b byte) bool {
 	c.count++
 	switch c.st {
 	case stChunkSize:
-		switch d := unhex(b); {
+		switch d := httpsyntax.Unhex(b); {
 		case d >= 0:
 			if c.count > 16 {
 				return false
@@ -679,62 +680,4 @@ func (c *strictConn) readDeadline() time.Time {
 		return c.headExpiry
 	}
 	return c.readDL
-}
-
-func trimOWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
-
-// equalFold reports whether b is s in any ASCII case.
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range len(b) {
-		if lower(b[i]) != lower(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func lower(b byte) byte {
-	if 'A' <= b && b <= 'Z' {
-		return b + 'a' - 'A'
-	}
-	return b
-}
-
-// parseContentLength parses 1 to 18 decimal digits, which net/http
-// reads the same way.
-func parseContentLength(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 18 {
-		return 0, false
-	}
-	var n int64
-	for _, d := range b {
-		if d < '0' || d > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(d-'0')
-	}
-	return n, true
-}
-
-func unhex(b byte) int {
-	switch {
-	case '0' <= b && b <= '9':
-		return int(b - '0')
-	case 'a' <= b && b <= 'f':
-		return int(b - 'a' + 10)
-	case 'A' <= b && b <= 'F':
-		return int(b - 'A' + 10)
-	}
-	return -1
 }

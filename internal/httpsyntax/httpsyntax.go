@@ -1,0 +1,72 @@
+// Package httpsyntax holds the small pieces of HTTP/1.1 message syntax
+// (RFC 9110, RFC 9112) that the request-head checks of internal/server
+// and the parser of internal/h1server share, so that the two engines
+// read a head alike. Each works on strings and byte slices without
+// converting them.
+package httpsyntax
+
+// Bytes is what the functions read: a string or a byte slice.
+type Bytes interface{ ~string | ~[]byte }
+
+// TrimOWS removes optional white space (spaces and tabs) from both ends
+// of s.
+func TrimOWS[T Bytes](s T) T {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// EqualFold reports whether s is t in any ASCII case.
+func EqualFold[T Bytes](s T, t string) bool {
+	if len(s) != len(t) {
+		return false
+	}
+	for i := range len(t) {
+		if lower(s[i]) != lower(t[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lower(b byte) byte {
+	if 'A' <= b && b <= 'Z' {
+		return b + 'a' - 'A'
+	}
+	return b
+}
+
+// ParseContentLength parses a Content-Length value: 1 to 18 decimal
+// digits, which net/http reads the same way (no sign, no space, no
+// overflow).
+func ParseContentLength[T Bytes](s T) (int64, bool) {
+	if len(s) == 0 || len(s) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := range len(s) {
+		d := s[i]
+		if d < '0' || d > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(d-'0')
+	}
+	return n, true
+}
+
+// Unhex is the value of a hexadecimal digit, or -1.
+func Unhex(b byte) int {
+	switch {
+	case '0' <= b && b <= '9':
+		return int(b - '0')
+	case 'a' <= b && b <= 'f':
+		return int(b - 'a' + 10)
+	case 'A' <= b && b <= 'F':
+		return int(b - 'A' + 10)
+	}
+	return -1
+}

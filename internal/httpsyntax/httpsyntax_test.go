@@ -1,0 +1,69 @@
+package httpsyntax
+
+import "testing"
+
+func TestParseContentLength(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"0", 0, true},
+		{"42", 42, true},
+		{"007", 7, true},
+		{"999999999999999999", 999999999999999999, true},
+		{"1000000000000000000", 0, false}, // 19 digits
+		{"", 0, false},
+		{"+1", 0, false},
+		{"-1", 0, false},
+		{" 1", 0, false},
+		{"1a", 0, false},
+		{"0x10", 0, false},
+	}
+	for _, tt := range tests {
+		n, ok := ParseContentLength(tt.in)
+		nb, okb := ParseContentLength([]byte(tt.in))
+		if n != tt.want || ok != tt.ok || nb != n || okb != ok {
+			t.Errorf("ParseContentLength(%q) = %d, %v (bytes: %d, %v), want %d, %v", tt.in, n, ok, nb, okb, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestEqualFoldAndTrimOWS(t *testing.T) {
+	fold := []struct {
+		s, t string
+		want bool
+	}{
+		{"Content-Length", "content-length", true},
+		{"CHUNKED", "chunked", true},
+		{"chunked ", "chunked", false},
+		{"chunkeD", "chunked", true},
+		{"chunkee", "chunked", false},
+		{"\xe9", "\xc9", false}, // ASCII folding only
+	}
+	for _, tt := range fold {
+		if got, gotb := EqualFold(tt.s, tt.t), EqualFold([]byte(tt.s), tt.t); got != tt.want || gotb != tt.want {
+			t.Errorf("EqualFold(%q, %q) = %v (bytes: %v), want %v", tt.s, tt.t, got, gotb, tt.want)
+		}
+	}
+	for in, want := range map[string]string{" \t a b \t": "a b", "": "", "\t": "", "x": "x", "\r x": "\r x"} {
+		if got, gotb := TrimOWS(in), TrimOWS([]byte(in)); got != want || string(gotb) != want {
+			t.Errorf("TrimOWS(%q) = %q (bytes: %q), want %q", in, got, gotb, want)
+		}
+	}
+}
+
+func TestUnhex(t *testing.T) {
+	for b := 0; b < 256; b++ {
+		want := -1
+		switch c := byte(b); {
+		case c >= '0' && c <= '9':
+			want = int(c - '0')
+		case c >= 'a' && c <= 'f', c >= 'A' && c <= 'F':
+			want = int(c|0x20-'a') + 10
+		}
+		if got := Unhex(byte(b)); got != want {
+			t.Errorf("Unhex(%q) = %d, want %d", byte(b), got, want)
+		}
+	}
+}
