@@ -503,20 +503,16 @@ func (c *conn) streamBody(req *http.Request, length int64, buf []byte) error {
 // readResponse reads the response head, skipping interim (1xx)
 // responses after reporting them to the request's client trace.
 func (c *conn) readResponse(req *http.Request) (*http.Response, error) {
-	tp := textproto.Reader{R: c.br}
 	for range maxInterimResponses {
 		resp := &http.Response{Request: req}
 		if err := c.readStatusLine(resp); err != nil {
 			return nil, err
 		}
-		h, err := tp.ReadMIMEHeader()
+		h, err := readHeader(c.br)
 		if err != nil {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
 			return nil, err
 		}
-		resp.Header = http.Header(h)
+		resp.Header = h
 		if resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
 			if trace := httptrace.ContextClientTrace(req.Context()); trace != nil && trace.Got1xxResponse != nil {
 				if err := trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header)); err != nil {

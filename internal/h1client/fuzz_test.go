@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -56,6 +57,18 @@ func FuzzResponse(f *testing.F) {
 		}
 		if sresp.StatusCode != resp.StatusCode {
 			t.Fatalf("status %d, net/http reads %d", resp.StatusCode, sresp.StatusCode)
+		}
+		// net/http takes Transfer-Encoding out of the header map once it
+		// has read it; so does the framing here.
+		want := sresp.Header.Clone()
+		delete(want, "Transfer-Encoding")
+		got := resp.Header.Clone()
+		delete(got, "Transfer-Encoding")
+		if len(want) == 0 && len(got) == 0 {
+			want, got = nil, nil
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("header %q, net/http reads %q", got, want)
 		}
 		sbody, serr := io.ReadAll(io.LimitReader(sresp.Body, 1<<20))
 		if err == nil && serr == nil && !bytes.Equal(body, sbody) {

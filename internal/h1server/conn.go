@@ -48,6 +48,7 @@ type conn struct {
 	bw      *bufio.Writer
 	cr      connReader
 	scratch *[bufferBeforeChunking]byte
+	header  http.Header // the response header map, reused
 	state   atomic.Int32
 
 	lastMethod string
@@ -189,7 +190,13 @@ func (c *conn) readRequest() (*response, error) {
 	if e := parseHead(head, &r, &p); e != nil {
 		return nil, e
 	}
-	w := &response{c: c, header: make(http.Header), contentLength: -1, p: p, buf: c.scratch[:0]}
+	// The header map is the connection's, emptied for each response: a
+	// handler may not use its ResponseWriter once it has returned.
+	if c.header == nil {
+		c.header = make(http.Header)
+	}
+	clear(c.header)
+	w := &response{c: c, header: c.header, contentLength: -1, p: p, buf: c.scratch[:0]}
 	r.RemoteAddr = c.remote
 	r.Body = http.NoBody
 	if r.ContentLength != 0 {

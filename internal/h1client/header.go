@@ -1,0 +1,104 @@
+package h1client
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"net/textproto"
+	"strings"
+
+	"github.com/wsgiproxy/wsgiproxy-go/internal/httpsyntax"
+)
+
+// readHeader reads a response's header section. The usual section (all
+// of it in the read buffer, "Name: value" lines ending in CRLF, nothing
+// to unfold) is copied into one string whose substrings are the values,
+// where textproto.ReadMIMEHeader makes a string per value; any other
+// section goes to ReadMIMEHeader itself, so that both accept and refuse
+// the same heads and read them alike.
+func readHeader(br *bufio.Reader) (http.Header, error) {
+	section, ok := peekSection(br)
+	if !ok || !plainSection(section) {
+		h, err := (&textproto.Reader{R: br}).ReadMIMEHeader()
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return http.Header(h), err
+	}
+	s := string(section)
+	br.Discard(len(section))
+	n := bytes.Count(section, crlf) - 1 // the fields; the last CRLF ends the section
+	h := make(http.Header, n)
+	strs := make([]string, n) // one backing array for the first value of each name
+	for {
+		end := strings.Index(s, "\r\n")
+		if end <= 0 {
+			break
+		}
+		line := s[:end]
+		s = s[end+2:]
+		colon := strings.IndexByte(line, ':')
+		name := textproto.CanonicalMIMEHeaderKey(line[:colon])
+		value := httpsyntax.TrimOWS(line[colon+1:])
+		if vv, ok := h[name]; ok {
+			h[name] = append(vv, value)
+			continue
+		}
+		strs[0] = value
+		h[name] = strs[:1:1]
+		strs = strs[1:]
+	}
+	return h, nil
+}
+
+var crlf = []byte("\r\n")
+
+// peekSection returns the buffered header section, up to and including
+// its final CRLF CRLF (or the lone CRLF of an empty section), reading
+// more as needed; ok is false when the section does not fit the buffer
+// or the reader fails (ReadMIMEHeader then reports why).
+func peekSection(br *bufio.Reader) (section []byte, ok bool) {
+	for {
+		b, _ := br.Peek(br.Buffered())
+		if bytes.HasPrefix(b, crlf) {
+			return b[:2], true
+		}
+		if i := bytes.Index(b, []byte("\r\n\r\n")); i >= 0 {
+			return b[:i+4], true
+		}
+		if br.Buffered() == br.Size() {
+			return nil, false
+		}
+		if _, err := br.Peek(br.Buffered() + 1); err != nil {
+			return nil, false
+		}
+	}
+}
+
+// plainSection reports whether every line of section is "Name: value"
+// with a token for name and a value of visible characters, spaces, tabs
+// and obs-text, ending in CRLF: what readHeader reads itself.
+func plainSection(section []byte) bool {
+	for len(section) > 2 {
+		end := bytes.Index(section, crlf)
+		line := section[:end]
+		section = section[end+2:]
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 {
+			return false
+		}
+		for _, c := range line[:colon] {
+			if !tokenChars[c] {
+				return false
+			}
+		}
+		for _, c := range line[colon+1:] {
+			if c < ' ' && c != '\t' || c == 0x7f {
+				return false
+			}
+		}
+	}
+	return true
+}
