@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"sort"
 	"syscall"
 )
@@ -63,17 +62,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// defaultGCPercent is the garbage collector's target when $GOGC is not
-// set. A proxy keeps a few MiB live and allocates a few KiB per request:
-// at Go's default of 100 it collects every thousand requests or so, and
-// the collections cost as much CPU as the proxying (bench/RESULTS.md).
-// At 400 the heap may grow to five times what is live, a few tens of MiB.
-const defaultGCPercent = 400
-
 func main() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(defaultGCPercent)
-	}
 	os.Exit(run(os.Args[1:], os.Stderr))
 }
 
