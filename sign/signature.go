@@ -2,7 +2,6 @@ package sign
 
 import (
 	"crypto/hmac"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
@@ -138,13 +137,6 @@ func findMember(lines []string, label, field string) (member, error) {
 		}
 	}
 	return member{}, fmt.Errorf("%w in %s", ErrNoLabel, field)
-}
-
-// macSum returns the HMAC-SHA256 of base under secret.
-func macSum(secret, base []byte) []byte {
-	h := hmac.New(sha256.New, secret)
-	h.Write(base)
-	return h.Sum(nil)
 }
 
 // verifyMAC parses the signature labelled label on r, finds its key with

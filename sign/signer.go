@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -50,7 +49,7 @@ func (s *Signer) Sign(out *http.Request) error {
 	n := len(components)
 	for name := range out.Header {
 		if isContextHeader(name) {
-			components = append(components, strings.ToLower(name))
+			components = append(components, lowerName(name))
 		}
 	}
 	slices.Sort(components[n:])

@@ -1,0 +1,45 @@
+package sign
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestCaches: the cached lower-case names and keyed HMACs give what
+// strings.ToLower and a fresh HMAC give, before and past their bounds.
+func TestCaches(t *testing.T) {
+	for i := range maxCachedNames + 100 {
+		name := fmt.Sprintf("X-Wsgiproxy-Str-%d", i)
+		for range 2 { // computed, then (below the bound) cached
+			if got, want := lowerName(name), strings.ToLower(name); got != want {
+				t.Fatalf("lowerName(%q) = %q, want %q", name, got, want)
+			}
+		}
+	}
+	if n := len(lowerNames); n > maxCachedNames {
+		t.Errorf("%d cached names, bound %d", n, maxCachedNames)
+	}
+	base := []byte("the signature base")
+	for i := range maxCachedSecrets + 10 {
+		secret := []byte(fmt.Sprintf("secret number %d, long enough to be a key", i))
+		fresh := hmac.New(sha256.New, secret)
+		fresh.Write(base)
+		want := fresh.Sum(nil)
+		for range 2 {
+			if got := macSum(secret, base); !bytes.Equal(got, want) {
+				t.Fatalf("macSum under secret %d = %x, want %x", i, got, want)
+			}
+		}
+		secret[0] ^= 0xff // the cache must hold its own copy
+		if got := macSum([]byte(fmt.Sprintf("secret number %d, long enough to be a key", i)), base); !bytes.Equal(got, want) {
+			t.Fatalf("macSum after the caller changed its slice = %x, want %x", got, want)
+		}
+	}
+	if n := len(macs); n > maxCachedSecrets {
+		t.Errorf("%d cached secrets, bound %d", n, maxCachedSecrets)
+	}
+}
