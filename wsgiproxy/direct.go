@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/wsgiproxy/wsgiproxy-go/internal/h1client"
+	"github.com/wsgiproxy/wsgiproxy-go/internal/httpsyntax"
 )
 
 // The direct path forwards a request over the lean upstream transport
@@ -68,14 +69,8 @@ func (p *Proxy) serveDirect(w http.ResponseWriter, r *http.Request) {
 			h[name] = vals // shared, never modified: the upstream request only reads them
 		}
 	}
-	for _, v := range in["Connection"] {
-		for _, tok := range strings.Split(v, ",") {
-			if tok = textproto.TrimString(tok); tok != "" {
-				delete(h, textproto.CanonicalMIMEHeaderKey(tok))
-			}
-		}
-	}
-	if headerHasToken(in["Te"], "trailers") {
+	removeConnectionOptions(h, in["Connection"])
+	if httpsyntax.HasToken(in["Te"], "trailers") {
 		h["Te"] = teTrailers
 	}
 	if _, ok := h["User-Agent"]; !ok {
@@ -173,29 +168,21 @@ var (
 // removeHopHeaders deletes the hop-by-hop headers from h, and those that
 // its Connection header names.
 func removeHopHeaders(h http.Header) {
-	for _, v := range h["Connection"] {
-		for _, tok := range strings.Split(v, ",") {
-			if tok = textproto.TrimString(tok); tok != "" {
-				delete(h, textproto.CanonicalMIMEHeaderKey(tok))
-			}
-		}
-	}
+	removeConnectionOptions(h, h["Connection"])
 	for _, name := range hopHeaders {
 		delete(h, name)
 	}
 }
 
-// headerHasToken reports whether a comma-separated list header holds
-// token, in any case.
-func headerHasToken(vals []string, token string) bool {
-	for _, v := range vals {
-		for _, tok := range strings.Split(v, ",") {
-			if strings.EqualFold(textproto.TrimString(tok), token) {
-				return true
-			}
+// removeConnectionOptions deletes from h the fields that a Connection
+// header's values name. "close" and "keep-alive", the usual ones, name
+// no field but Keep-Alive, a hop-by-hop header anyway.
+func removeConnectionOptions(h http.Header, connection []string) {
+	for opt := range httpsyntax.Tokens(connection) {
+		if !httpsyntax.EqualFold(opt, "close") && !httpsyntax.EqualFold(opt, "keep-alive") {
+			delete(h, textproto.CanonicalMIMEHeaderKey(opt))
 		}
 	}
-	return false
 }
 
 func isEventStream(h http.Header) bool {

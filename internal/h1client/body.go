@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wsgiproxy/wsgiproxy-go/internal/httpsyntax"
 )
 
 // How a response body ends.
@@ -53,7 +55,7 @@ func (b *body) frame(req *http.Request) error {
 	resp := b.resp
 	h := resp.Header
 	resp.Close = closeWanted(resp)
-	if req.Close || headerHasToken(req.Header["Connection"], "close") {
+	if req.Close || httpsyntax.HasToken(req.Header["Connection"], "close") {
 		b.broken = true
 	}
 	chunked := false
@@ -132,9 +134,9 @@ func (b *body) noBody() error {
 func closeWanted(resp *http.Response) bool {
 	conn := resp.Header["Connection"]
 	if resp.ProtoMinor == 0 {
-		return headerHasToken(conn, "close") || !headerHasToken(conn, "keep-alive")
+		return httpsyntax.HasToken(conn, "close") || !httpsyntax.HasToken(conn, "keep-alive")
 	}
-	if headerHasToken(conn, "close") {
+	if httpsyntax.HasToken(conn, "close") {
 		delete(resp.Header, "Connection")
 		return true
 	}
@@ -340,21 +342,6 @@ func (b *body) Close() error {
 		b.finish(false)
 	}
 	return nil
-}
-
-// headerHasToken reports whether a comma-separated header contains
-// token, ignoring case.
-func headerHasToken(vv []string, token string) bool {
-	for _, v := range vv {
-		for len(v) > 0 {
-			var t string
-			t, v, _ = strings.Cut(v, ",")
-			if strings.EqualFold(textproto.TrimString(t), token) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // isToken reports whether s is an RFC 9110 token (a method or field

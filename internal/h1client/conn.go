@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wsgiproxy/wsgiproxy-go/internal/httpsyntax"
 )
 
 // conn is one upstream connection. While a request is in flight it is
@@ -374,7 +376,7 @@ func writeHead(bw *bufio.Writer, req *http.Request, length int64) {
 		bw.WriteString(trimValue(ua[0]))
 		bw.WriteString("\r\n")
 	}
-	if req.Close && !headerHasToken(req.Header["Connection"], "close") {
+	if req.Close && !httpsyntax.HasToken(req.Header["Connection"], "close") {
 		bw.WriteString("Connection: close\r\n")
 	}
 	switch {

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wsgiproxy/wsgiproxy-go/internal/httpsyntax"
 )
 
 // The states of a connection, for Shutdown.
@@ -204,7 +206,7 @@ func (c *conn) readRequest() (*response, error) {
 		r.Body = w.body
 	}
 	if p.expect != "" {
-		if !hasToken([]string{p.expect}, "100-continue") {
+		if !httpsyntax.HasToken([]string{p.expect}, "100-continue") {
 			return nil, errExpectFail
 		}
 		if r.ProtoMinor == 1 && w.body != nil {

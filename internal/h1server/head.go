@@ -299,9 +299,9 @@ func parseHead(s string, r *http.Request, p *parsed) *requestError {
 			h["Cache-Control"] = []string{"no-cache"}
 		}
 	}
-	hasClose := hasToken(conn, "close")
+	hasClose := httpsyntax.HasToken(conn, "close")
 	p.wantsClose = hasClose
-	keepAlive := hasToken(conn, "keep-alive")
+	keepAlive := httpsyntax.HasToken(conn, "keep-alive")
 	p.wants10Keep = r.ProtoMinor == 0 && keepAlive
 	r.Close = hasClose || r.ProtoMinor == 0 && !keepAlive
 	r.Header = h
@@ -352,17 +352,6 @@ func nextLine(s string) (line, rest string, err *requestError) {
 
 // hasToken reports whether tok is in one of the comma-separated lists
 // vv, in any ASCII case.
-func hasToken(vv []string, tok string) bool {
-	for _, v := range vv {
-		for f := range strings.SplitSeq(v, ",") {
-			if httpsyntax.EqualFold(httpsyntax.TrimOWS(f), tok) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 func isDigit(b byte) bool { return '0' <= b && b <= '9' }
 
 // tokenByte marks the bytes of an RFC 9110 token.

@@ -256,7 +256,7 @@ func (w *response) sendHeader(next []byte) {
 	if w.chunking {
 		excl |= exclCL
 	}
-	if w.closeAfter && (!keepAlives || !hasToken(h["Connection"], "close")) &&
+	if w.closeAfter && (!keepAlives || !httpsyntax.HasToken(h["Connection"], "close")) &&
 		!(w.status == http.StatusSwitchingProtocols && first(h["Upgrade"]) != "") {
 		excl |= exclConn
 		if w.req.ProtoMinor == 1 {

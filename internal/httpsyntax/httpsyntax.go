@@ -70,3 +70,40 @@ func Unhex(b byte) int {
 	}
 	return -1
 }
+
+// Tokens yields the elements of comma-separated list fields (such as
+// Connection or Te), without their optional white space; empty elements
+// are skipped.
+func Tokens(values []string) func(yield func(string) bool) {
+	return func(yield func(string) bool) {
+		for _, v := range values {
+			for more := true; more; {
+				var t string
+				t, v, more = cut(v, ',')
+				if t = TrimOWS(t); t != "" && !yield(t) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// HasToken reports whether the list fields values hold token, in any
+// ASCII case.
+func HasToken(values []string, token string) bool {
+	for t := range Tokens(values) {
+		if EqualFold(t, token) {
+			return true
+		}
+	}
+	return false
+}
+
+func cut(s string, sep byte) (before, after string, found bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == sep {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}

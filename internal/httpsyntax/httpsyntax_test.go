@@ -1,6 +1,9 @@
 package httpsyntax
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 func TestParseContentLength(t *testing.T) {
 	tests := []struct {
@@ -65,5 +68,24 @@ func TestUnhex(t *testing.T) {
 		if got := Unhex(byte(b)); got != want {
 			t.Errorf("Unhex(%q) = %d, want %d", byte(b), got, want)
 		}
+	}
+}
+
+func TestTokens(t *testing.T) {
+	vals := []string{" keep-alive ,X-Private,, ", "", "Upgrade\t,te"}
+	var got []string
+	for tok := range Tokens(vals) {
+		got = append(got, tok)
+	}
+	if want := []string{"keep-alive", "X-Private", "Upgrade", "te"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("Tokens(%q) = %q, want %q", vals, got, want)
+	}
+	for tok, want := range map[string]bool{"UPGRADE": true, "x-private": true, "close": false, "te": true, "t": false} {
+		if HasToken(vals, tok) != want {
+			t.Errorf("HasToken(%q, %q) = %v, want %v", vals, tok, !want, want)
+		}
+	}
+	for range Tokens(vals) {
+		break // a loop that stops early must not panic
 	}
 }
