@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wsgiproxy/wsgiproxy-go/internal/h1server"
 )
 
 // directUpstream answers what the differential test asks of it, and
@@ -209,4 +211,39 @@ func TestDirectPathAbortsBrokenBody(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDirectPathClientGone: behind the lean server, a client that hangs
+// up while the upstream thinks ends the upstream request too, through
+// the server's watch over the connection and the transport's over the
+// context.
+func TestDirectPathClientGone(t *testing.T) {
+	started, ended := make(chan struct{}), make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-r.Context().Done()
+		close(ended)
+	}))
+	defer up.Close()
+	p, err := NewProxy(up.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Logger = discardLogger
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &h1server.Server{Handler: p, Logger: discardLogger}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: h\r\n\r\n")
+	waitFor(t, started, "the upstream to get the request")
+	c.Close()
+	waitFor(t, ended, "the upstream request to end after the client hung up")
 }
