@@ -30,6 +30,9 @@ type Options struct {
 type compiled struct {
 	handler http.Handler
 	spawner *spawn.Spawner // of a spawn route
+	// idle closes the idle upstream connections of a proxy route, once
+	// its generation is done with them.
+	idle func()
 }
 
 // compile builds r's handler. A spawn route uses reuse when it is not
@@ -54,6 +57,9 @@ func (f *File) compile(r *Route, reuse *spawn.Spawner, opts Options) (out compil
 			return out, e
 		}
 		h, front = p, &r.proxy.frontSpec
+		if t, ok := p.Transport.(interface{ CloseIdleConnections() }); ok {
+			out.idle = t.CloseIdleConnections
+		}
 	case KindSpawn:
 		sp := reuse
 		if sp == nil {

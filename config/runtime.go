@@ -21,7 +21,8 @@ import (
 // A spawn route whose child settings (spawn table without the front's
 // options) and name are unchanged keeps its Spawner, and so its running
 // child, across a reload. The Spawners that the new routes do not use
-// are closed once the last request of the old routes has finished.
+// are closed once the last request of the old routes has finished, and
+// so are the idle upstream connections of the old proxy routes.
 //
 // Listeners are fixed when the Runtime is made: Reload refuses a File
 // whose listeners differ, since changing them needs new sockets.
@@ -42,6 +43,7 @@ type generation struct {
 	file     *File
 	handlers map[string]http.Handler // by listener name
 	spawners map[string]spawned      // by route name; the ones it owns
+	idle     []func()                // close the idle upstream connections of its proxy routes
 
 	mu       sync.Mutex
 	inflight int
@@ -122,9 +124,13 @@ func (g *generation) retire() {
 	g.mu.Unlock()
 }
 
-// closeSpawners stops the children g still owns.
-func (g *generation) closeSpawners(logger *slog.Logger) {
+// release stops the children g still owns and closes the idle upstream
+// connections of its proxy routes.
+func (g *generation) release(logger *slog.Logger) {
 	g.close.Do(func() {
+		for _, closeIdle := range g.idle {
+			closeIdle()
+		}
 		for name, s := range g.spawners {
 			if err := s.sp.Close(); err != nil {
 				logger.Error("config: stopping the child of a route", "route", name, "err", err)
@@ -163,7 +169,7 @@ func (rt *Runtime) Reload(f *File) error {
 		case <-old.drained:
 		case <-rt.done:
 		}
-		old.closeSpawners(rt.logger())
+		old.release(rt.logger())
 		rt.mu.Lock()
 		delete(rt.gens, old)
 		rt.mu.Unlock()
@@ -189,7 +195,7 @@ func (rt *Runtime) Close() error {
 	}
 	rt.mu.Unlock()
 	for _, g := range gens {
-		g.closeSpawners(rt.logger())
+		g.release(rt.logger())
 	}
 	rt.wg.Wait()
 	return nil
@@ -232,13 +238,16 @@ func (rt *Runtime) build(f *File, prev *generation) (*generation, []string, erro
 		if err == nil {
 			byListener[r.Listener] = append(byListener[r.Listener], r)
 			compiledBy[r.Listener] = append(compiledBy[r.Listener], c.handler)
+			if c.idle != nil {
+				g.idle = append(g.idle, c.idle)
+			}
 		}
 	}
 	if len(errs) > 0 {
 		for _, name := range kept {
 			delete(g.spawners, name) // still prev's
 		}
-		g.closeSpawners(rt.logger())
+		g.release(rt.logger())
 		return nil, nil, errs.sorted()
 	}
 	for name, routes := range byListener {

@@ -333,3 +333,48 @@ func TestReloadListenerEngine(t *testing.T) {
 		})
 	}
 }
+
+// TestReloadClosesIdleUpstreams: once the old routes have drained, the
+// keep-alive connections of their proxy transports are closed, with
+// either transport, instead of lingering until the upstream times them
+// out.
+func TestReloadClosesIdleUpstreams(t *testing.T) {
+	for _, transport := range []string{"lean", "std"} {
+		t.Run(transport, func(t *testing.T) {
+			closed := make(chan struct{}, 16)
+			up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.WriteString(w, "ok")
+			}))
+			up.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				if s == http.StateClosed {
+					closed <- struct{}{}
+				}
+			}
+			up.Start()
+			defer up.Close()
+			conf := oneListener + fmt.Sprintf("[routes.a.proxy]\nto = %q\ntransport = %q\n", up.URL, transport)
+			rt := newRuntime(t, mustLoad(t, conf))
+			srv := httptest.NewServer(rt.Handler("main"))
+			defer srv.Close()
+			resp, err := http.Get(srv.URL + "/x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.ReadAll(resp.Body)
+			resp.Body.Close()
+			select {
+			case <-closed:
+				t.Fatal("the upstream connection closed before the reload")
+			case <-time.After(100 * time.Millisecond):
+			}
+			if err := rt.Reload(mustLoad(t, conf)); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-closed:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the old route's idle upstream connection is still open")
+			}
+		})
+	}
+}
