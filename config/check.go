@@ -400,6 +400,7 @@ func (c *checker) spawn(k toml.Key, r *rawSpawn, dir string) *spawnSpec {
 	cfg.ReadyPath = c.str(key(k, "ready_path"), r.ReadyPath)
 	cfg.Timeout = c.duration(key(k, "timeout"), r.Timeout)
 	cfg.Upstream = c.upstream(k, &r.rawUpstream)
+	cfg.StdTransport = c.oneOf(key(k, "transport"), r.Transport, transportLean, transportStd) == transportStd
 	return s
 }
 

@@ -77,13 +77,14 @@ type rawProxy struct {
 	ToPath       leaf `toml:"to_path"`
 	PreserveHost leaf `toml:"preserve_host"`
 	Timeout      leaf `toml:"timeout"`
-	Transport    leaf `toml:"transport"`
 	rawUpstream
 	rawFront
 }
 
-// rawUpstream holds the limits of a front's connections to its upstream.
+// rawUpstream holds a front's transport and the limits of its
+// connections to its upstream.
 type rawUpstream struct {
+	Transport    leaf `toml:"transport"`
 	DialTimeout  leaf `toml:"upstream_dial_timeout"`
 	StallTimeout leaf `toml:"upstream_stall_timeout"`
 	MaxIdleConns leaf `toml:"upstream_max_idle_conns"`

@@ -46,8 +46,9 @@
 //	secret_files = ["front.secret"] # sign upstream requests
 //
 //	[routes.NAME.spawn]             # wsgiproxy spawn; the front's keys, set,
-//	command = "gunicorn --bind unix:__SOCKET__ app:app"   # forwarded, timeout and
-//	cwd = "apps/blog"               # secret_files too; command may be an array
+//	command = "gunicorn --bind unix:__SOCKET__ app:app"   # forwarded, timeout,
+//	cwd = "apps/blog"               # transport, upstream_* and secret_files too;
+//	                                # command may be an array
 //	port = 8001
 //	env = { KEY = "VALUE" }
 //	idle_shutdown = "10m", start_timeout = "30s", stop_grace = "10s"

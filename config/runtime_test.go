@@ -378,3 +378,20 @@ func TestReloadClosesIdleUpstreams(t *testing.T) {
 		})
 	}
 }
+
+// TestSpawnTransport: a spawn route's transport key reaches its Spawner.
+func TestSpawnTransport(t *testing.T) {
+	for _, tt := range []struct {
+		line string
+		std  bool
+	}{{"", false}, {`transport = "lean"`, false}, {`transport = "std"`, true}} {
+		f := mustLoad(t, oneListener+"[routes.a.spawn]\ncommand = \"sleep __PORT__\"\n"+tt.line+"\n")
+		if got := f.Routes[0].spawn.cfg.StdTransport; got != tt.std {
+			t.Errorf("%q: StdTransport %v, want %v", tt.line, got, tt.std)
+		}
+	}
+	if _, err := load(t, oneListener+"[routes.a.spawn]\ncommand = \"sleep __PORT__\"\ntransport = \"fast\"\n"); err == nil ||
+		!strings.Contains(err.Error(), `routes.a.spawn.transport: "fast": want "lean" or "std"`) {
+		t.Errorf("transport = \"fast\": %v", err)
+	}
+}

@@ -100,12 +100,23 @@ type Config struct {
 	// mean the defaults). Its ResponseHeaderTimeout, DialContext and
 	// UnixSocket are ignored: Timeout and the child's address rule.
 	Upstream wsgiproxy.TransportOptions
+	// StdTransport reaches the child through net/http's Transport
+	// (wsgiproxy.NewTransportWith) instead of the lean HTTP/1.1 one
+	// (wsgiproxy.NewLeanTransport), which is faster.
+	StdTransport bool
 	// OutputLines is how many of the child's last output lines a 503
 	// page shows.
 	OutputLines int
 	// Logger receives the child's output and the Spawner's events; nil
 	// means slog.Default().
 	Logger *slog.Logger
+}
+
+// upstreamTransport is what a Spawner needs of its transport to the
+// child: idle connections to a child that stopped must go.
+type upstreamTransport interface {
+	http.RoundTripper
+	CloseIdleConnections()
 }
 
 // A Spawner runs one child process on demand. Make it with [New], serve
@@ -115,7 +126,7 @@ type Spawner struct {
 	useSocket bool // the child listens on a unix socket
 	usePort   bool // the command line or Env names PortPlaceholder
 	logger    *slog.Logger
-	transport *http.Transport
+	transport upstreamTransport
 	ctx       context.Context // ends at Close
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup // every goroutine that starts, waits for or stops a child
@@ -240,7 +251,11 @@ func New(cfg Config) (*Spawner, error) {
 	o.DialTimeout = orDefault(o.DialTimeout, wsgiproxy.DefaultDialTimeout)
 	o.DialContext, o.UnixSocket = s.dial, ""
 	s.cfg.Upstream = o
-	s.transport = wsgiproxy.NewTransportWith(o)
+	if cfg.StdTransport {
+		s.transport = wsgiproxy.NewTransportWith(o)
+	} else {
+		s.transport = wsgiproxy.NewLeanTransport(o).(upstreamTransport)
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }

@@ -27,7 +27,7 @@ func runProxy(ctx context.Context, args []string) error {
 	sl.register(fs, "127.0.0.1:8080")
 	var ul upstreamLimits
 	ul.register(fs)
-	newTransport := transportFlag(fs)
+	transport := transportFlag(fs)
 	var mf middlewareFlags
 	mf.register(fs)
 	var kf keyFlags
@@ -45,7 +45,7 @@ func runProxy(ctx context.Context, args []string) error {
 		return usageError{errorf("--to is required")}
 	}
 	h, err := buildFront(frontConfig{to: *to, toPath: *toPath, mount: *mount, preserveHost: *preserveHost, forwarded: *forwarded,
-		timeout: *timeout, upstream: &ul, transport: newTransport, mw: &mf, keys: &kf, signer: signer})
+		timeout: *timeout, upstream: &ul, transport: *transport, mw: &mf, keys: &kf, signer: signer})
 	if err != nil {
 		return err
 	}
@@ -63,8 +63,8 @@ type frontConfig struct {
 	preserveHost bool
 	forwarded    bool
 	timeout      time.Duration
-	upstream     *upstreamLimits                                             // nil: the defaults
-	transport    func(wsgiproxy.TransportOptions) (http.RoundTripper, error) // nil: std
+	upstream     *upstreamLimits // nil: the defaults
+	transport    string          // the --transport name; "" is lean
 	mw           *middlewareFlags
 	keys         *keyFlags
 	signer       wsgiproxy.Signer // nil: requests go unsigned
@@ -87,9 +87,11 @@ func buildFront(c frontConfig) (http.Handler, error) {
 	if sock, ok := strings.CutPrefix(c.to, server.UnixPrefix); ok {
 		opts.UnixSocket = sock
 	}
-	if c.transport == nil {
-		p.Transport = wsgiproxy.NewTransportWith(opts)
-	} else if p.Transport, err = c.transport(opts); err != nil {
+	name := c.transport
+	if name == "" {
+		name = "lean"
+	}
+	if p.Transport, err = newTransport(name, opts); err != nil {
 		return nil, err
 	}
 	if err := wsgiproxy.CheckPrefix(c.mount); err != nil {

@@ -33,6 +33,7 @@ func runSpawn(ctx context.Context, args []string) error {
 	sl.register(fs, "127.0.0.1:8080")
 	var ul upstreamLimits
 	ul.register(fs)
+	transport := transportFlag(fs)
 	var mf middlewareFlags
 	mf.register(fs)
 	var kf keyFlags
@@ -50,6 +51,9 @@ func runSpawn(ctx context.Context, args []string) error {
 		return err
 	}
 	if cfg.Upstream, err = ul.options(cfg.Timeout); err != nil {
+		return err
+	}
+	if cfg.StdTransport, err = stdTransport(*transport); err != nil {
 		return err
 	}
 	command, err := spawn.Split(*cmdline)

@@ -44,12 +44,13 @@ func waitProcessGone(t *testing.T, pid int, zombieOK bool) {
 	t.Fatalf("the child %d is still running", pid)
 }
 
-// spawnEcho runs `wsgiproxy spawn` with `wsgiproxy echo` as the child,
-// mounted at /app, and makes a first request through it.
-func spawnEcho(t *testing.T) (*runningServer, int) {
+// spawnEcho runs `wsgiproxy spawn` (with the flags extra) with `wsgiproxy
+// echo` as the child, mounted at /app, and makes a first request through
+// it.
+func spawnEcho(t *testing.T, extra ...string) (*runningServer, int) {
 	t.Helper()
-	s := start(t, "spawn", "--mount", "/app", "--idle-shutdown", "1h",
-		"--command", "'"+binary+"' echo --listen 127.0.0.1:__PORT__ --trust 127.0.0.1/32")
+	s := start(t, append([]string{"spawn", "--mount", "/app", "--idle-shutdown", "1h",
+		"--command", "'" + binary + "' echo --listen 127.0.0.1:__PORT__ --trust 127.0.0.1/32"}, extra...)...)
 	code, env, body := getEnviron(t, s.url+"/app/a%20b/c?z=1", http.Header{"Host": {"www.example.com:8080"}})
 	if code != http.StatusOK {
 		t.Fatalf("%d %s\n%s", code, body, s.stderr())
@@ -85,6 +86,15 @@ func TestSpawnSigns(t *testing.T) {
 	}
 }
 
+// TestSpawnStdEngines: with net/http's server and transport the spawned
+// child sees the same environ.
+func TestSpawnStdEngines(t *testing.T) {
+	s, _ := spawnEcho(t, "--transport", "std", "--server", "std")
+	if code := s.stop(t); code != 0 {
+		t.Errorf("exit %d after SIGTERM:\n%s", code, s.stderr())
+	}
+}
+
 func TestSpawnSIGTERMLeavesNoChild(t *testing.T) {
 	s, pid := spawnEcho(t)
 	if processGone(pid, false) {
@@ -112,6 +122,7 @@ func TestSpawnCommandErrors(t *testing.T) {
 		{[]string{"spawn", "--command", "app --port __PORT__ > log"}, 2, "shell operator '>'"},
 		{[]string{"spawn", "--command", "'" + binary + "' echo"}, 1, "must be told where to listen"},
 		{[]string{"spawn"}, 2, "--command is required"},
+		{[]string{"spawn", "--command", "app --port __PORT__", "--transport", "fast"}, 2, `--transport "fast": want lean or std`},
 		{[]string{"spawn", "--command", "'" + binary + "' echo --listen 127.0.0.1:__PORT__", "--mount", "app/.."}, 2, "--mount"},
 	}
 	for _, tt := range tests {
