@@ -238,9 +238,9 @@ func allPeers(c config, secret string) []*peer {
 		{key: "revproxy", name: "httputil.ReverseProxy, tuned", version: runtime.Version(), start: func(ctx context.Context, _, backend string) (*proc, error) {
 			return startGo(ctx, c.benchpeer, "revproxy", "--listen", "127.0.0.1:0", "--to", backend)
 		}},
-		nginxPeer(),
-		haproxyPeer(),
-		caddyPeer(),
+		nginx.peer(),
+		haproxy.peer(),
+		caddy.peer(),
 	}
 	peers = append(peers,
 		wsgi("wsgi", "wsgiproxy plain (lean server and transport)", nil...),
@@ -338,24 +338,52 @@ func versionOf(bin string, args ...string) string {
 	return strings.TrimSpace(line)
 }
 
-func nginxPeer() *peer {
-	p := &peer{key: "nginx", name: "nginx (2 workers, upstream keep-alive)"}
-	bin, ok := lookPath("nginx", "/usr/sbin/nginx")
+// daemon is a peer that runs from a configuration file written at each
+// start: nginx, HAProxy, Caddy.
+type daemon struct {
+	key, name     string
+	bin, fallback string // looked up in $PATH, else at fallback
+	versionArg    string
+	file          string // the configuration file's name
+	// config is the file's text, for a daemon listening on addr and
+	// proxying to upstream (HOST:PORT), with its files in dir.
+	config func(dir, addr, upstream string) string
+	// args are the daemon's arguments, with the file at path.
+	args func(path, dir string) []string
+}
+
+func (d daemon) peer() *peer {
+	p := &peer{key: d.key, name: d.name}
+	bin, ok := lookPath(d.bin, d.fallback)
 	if !ok {
-		p.missing = "no nginx binary"
+		p.missing = "no " + d.bin + " binary"
 		return p
 	}
-	p.version = versionOf(bin, "-v")
+	p.version = versionOf(bin, d.versionArg)
 	p.start = func(_ context.Context, dir, backend string) (*proc, error) {
 		addr, err := freeAddr()
 		if err != nil {
 			return nil, err
 		}
+		path := filepath.Join(dir, d.file)
+		conf := d.config(dir, addr, strings.TrimPrefix(backend, "http://"))
+		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+			return nil, err
+		}
+		return startDaemon(dir, d.bin, "http://"+addr, bin, d.args(path, dir)...)
+	}
+	return p
+}
+
+var nginx = daemon{
+	key: "nginx", name: "nginx (2 workers, upstream keep-alive)",
+	bin: "nginx", fallback: "/usr/sbin/nginx", versionArg: "-v", file: "nginx.conf",
+	config: func(dir, addr, upstream string) string {
 		user := ""
 		if os.Getuid() == 0 {
 			user = "user root;"
 		}
-		conf := fmt.Sprintf(`%s
+		return fmt.Sprintf(`%s
 worker_processes 2;
 pid %[2]s/nginx.pid;
 error_log %[2]s/nginx-error.log warn;
@@ -381,30 +409,16 @@ http {
     }
   }
 }
-`, user, dir, strings.TrimPrefix(backend, "http://"), addr)
-		path := filepath.Join(dir, "nginx.conf")
-		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-			return nil, err
-		}
-		return startDaemon(dir, "nginx", "http://"+addr, bin, "-c", path, "-p", dir, "-g", "daemon off;")
-	}
-	return p
+`, user, dir, upstream, addr)
+	},
+	args: func(path, dir string) []string { return []string{"-c", path, "-p", dir, "-g", "daemon off;"} },
 }
 
-func haproxyPeer() *peer {
-	p := &peer{key: "haproxy", name: "HAProxy (2 threads)"}
-	bin, ok := lookPath("haproxy", "/usr/sbin/haproxy")
-	if !ok {
-		p.missing = "no haproxy binary"
-		return p
-	}
-	p.version = versionOf(bin, "-v")
-	p.start = func(_ context.Context, dir, backend string) (*proc, error) {
-		addr, err := freeAddr()
-		if err != nil {
-			return nil, err
-		}
-		conf := fmt.Sprintf(`global
+var haproxy = daemon{
+	key: "haproxy", name: "HAProxy (2 threads)",
+	bin: "haproxy", fallback: "/usr/sbin/haproxy", versionArg: "-v", file: "haproxy.cfg",
+	config: func(_, addr, upstream string) string {
+		return fmt.Sprintf(`global
   nbthread 2
   maxconn 4000
 defaults
@@ -420,44 +434,25 @@ frontend fe
   default_backend be
 backend be
   server s1 %s
-`, addr, strings.TrimPrefix(backend, "http://"))
-		path := filepath.Join(dir, "haproxy.cfg")
-		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-			return nil, err
-		}
-		return startDaemon(dir, "haproxy", "http://"+addr, bin, "-f", path, "-db")
-	}
-	return p
+`, addr, upstream)
+	},
+	args: func(path, _ string) []string { return []string{"-f", path, "-db"} },
 }
 
-func caddyPeer() *peer {
-	p := &peer{key: "caddy", name: "Caddy reverse_proxy"}
-	bin, ok := lookPath("caddy", "/usr/bin/caddy")
-	if !ok {
-		p.missing = "no caddy binary"
-		return p
-	}
-	p.version = versionOf(bin, "version")
-	p.start = func(_ context.Context, dir, backend string) (*proc, error) {
-		addr, err := freeAddr()
-		if err != nil {
-			return nil, err
-		}
-		conf := fmt.Sprintf(`{
+var caddy = daemon{
+	key: "caddy", name: "Caddy reverse_proxy",
+	bin: "caddy", fallback: "/usr/bin/caddy", versionArg: "version", file: "Caddyfile",
+	config: func(_, addr, upstream string) string {
+		return fmt.Sprintf(`{
 	admin off
 	auto_https off
 }
 http://%s {
 	reverse_proxy %s
 }
-`, addr, strings.TrimPrefix(backend, "http://"))
-		path := filepath.Join(dir, "Caddyfile")
-		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-			return nil, err
-		}
-		return startDaemon(dir, "caddy", "http://"+addr, bin, "run", "--config", path, "--adapter", "caddyfile")
-	}
-	return p
+`, addr, upstream)
+	},
+	args: func(path, _ string) []string { return []string{"run", "--config", path, "--adapter", "caddyfile"} },
 }
 
 // waitReady polls url until it answers 200.
