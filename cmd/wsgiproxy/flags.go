@@ -105,3 +105,22 @@ func (f *keyFlags) fixed() (map[string]any, error) {
 	}
 	return kv, nil
 }
+
+// frontFlags are the flags of the commands that run a front, proxy and
+// spawn: where it listens, how it reaches its upstream, whom it trusts,
+// what it forwards and how it signs.
+type frontFlags struct {
+	server   serverFlags
+	upstream upstreamLimits
+	mw       middlewareFlags
+	keys     keyFlags
+	secrets  secretFlags
+}
+
+func (f *frontFlags) register(fs *flag.FlagSet) {
+	f.server.register(fs, "127.0.0.1:8080")
+	f.upstream.register(fs)
+	f.mw.register(fs)
+	f.keys.register(fs)
+	f.secrets.register(fs, false)
+}

@@ -64,15 +64,18 @@ func (l *serverFlags) config() (server.Config, error) {
 	}, nil
 }
 
-// upstreamLimits are the limits a front puts on its upstream
-// connections; the response-header timeout is each command's --timeout.
+// upstreamLimits are the transport a front reaches its upstream with and
+// the limits it puts on those connections; the response-header timeout
+// is each command's --timeout.
 type upstreamLimits struct {
+	transport    string // lean or std; see transport.go
 	dialTimeout  time.Duration
 	stallTimeout time.Duration
 	maxIdleConns int
 }
 
 func (l *upstreamLimits) register(fs *flag.FlagSet) {
+	registerTransport(fs, &l.transport)
 	fs.DurationVar(&l.dialTimeout, "upstream-dial-timeout", wsgiproxy.DefaultDialTimeout, "give up connecting to the upstream after `DURATION` (502)")
 	fs.DurationVar(&l.stallTimeout, "upstream-stall-timeout", wsgiproxy.DefaultStallTimeout, "close an upstream connection on which nothing moved either way for `DURATION` (a body stalled mid-way, a silent websocket); 0 never does")
 	fs.IntVar(&l.maxIdleConns, "upstream-max-idle-conns", wsgiproxy.DefaultMaxIdleConnsPerHost, "keep at most `N` idle keep-alive connections to the upstream; 0 keeps none")
@@ -104,5 +107,5 @@ func (l *upstreamLimits) options(timeout time.Duration) (wsgiproxy.TransportOpti
 // defaultUpstreamLimits are the flags' defaults, for commands without
 // them.
 func defaultUpstreamLimits() *upstreamLimits {
-	return &upstreamLimits{dialTimeout: wsgiproxy.DefaultDialTimeout, stallTimeout: wsgiproxy.DefaultStallTimeout, maxIdleConns: wsgiproxy.DefaultMaxIdleConnsPerHost}
+	return &upstreamLimits{transport: transportLean, dialTimeout: wsgiproxy.DefaultDialTimeout, stallTimeout: wsgiproxy.DefaultStallTimeout, maxIdleConns: wsgiproxy.DefaultMaxIdleConnsPerHost}
 }

@@ -23,21 +23,12 @@ func runProxy(ctx context.Context, args []string) error {
 	preserveHost := fs.Bool("preserve-host", false, "send the client's Host upstream instead of the target's")
 	forwarded := fs.Bool("forwarded", false, "also send an RFC 7239 Forwarded header")
 	timeout := fs.Duration("timeout", wsgiproxy.DefaultTimeout, "wait at most `DURATION` for the upstream's response headers")
-	var sl serverFlags
-	sl.register(fs, "127.0.0.1:8080")
-	var ul upstreamLimits
-	ul.register(fs)
-	transport := transportFlag(fs)
-	var mf middlewareFlags
-	mf.register(fs)
-	var kf keyFlags
-	kf.register(fs)
-	var sf secretFlags
-	sf.register(fs, false)
+	var ff frontFlags
+	ff.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	signer, err := sf.signer(ctx)
+	signer, err := ff.secrets.signer(ctx)
 	if err != nil {
 		return err
 	}
@@ -45,11 +36,11 @@ func runProxy(ctx context.Context, args []string) error {
 		return usageError{errorf("--to is required")}
 	}
 	h, err := buildFront(frontConfig{to: *to, toPath: *toPath, mount: *mount, preserveHost: *preserveHost, forwarded: *forwarded,
-		timeout: *timeout, upstream: &ul, transport: *transport, mw: &mf, keys: &kf, signer: signer})
+		timeout: *timeout, upstream: &ff.upstream, mw: &ff.mw, keys: &ff.keys, signer: signer})
 	if err != nil {
 		return err
 	}
-	cfg, err := sl.config()
+	cfg, err := ff.server.config()
 	if err != nil {
 		return err
 	}
@@ -64,7 +55,6 @@ type frontConfig struct {
 	forwarded    bool
 	timeout      time.Duration
 	upstream     *upstreamLimits // nil: the defaults
-	transport    string          // the --transport name; "" is lean
 	mw           *middlewareFlags
 	keys         *keyFlags
 	signer       wsgiproxy.Signer // nil: requests go unsigned
@@ -87,11 +77,7 @@ func buildFront(c frontConfig) (http.Handler, error) {
 	if sock, ok := strings.CutPrefix(c.to, server.UnixPrefix); ok {
 		opts.UnixSocket = sock
 	}
-	name := c.transport
-	if name == "" {
-		name = "lean"
-	}
-	if p.Transport, err = newTransport(name, opts); err != nil {
+	if p.Transport, err = c.upstream.newTransport(opts); err != nil {
 		return nil, err
 	}
 	if err := wsgiproxy.CheckPrefix(c.mount); err != nil {

@@ -29,31 +29,22 @@ func runSpawn(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.Timeout, "timeout", wsgiproxy.DefaultTimeout, "wait at most `DURATION` for the backend's response headers")
 	mount := fs.String("mount", "", "serve under this `PREFIX`, which becomes SCRIPT_NAME; the backend gets the whole path")
 	forwarded := fs.Bool("forwarded", false, "also send an RFC 7239 Forwarded header")
-	var sl serverFlags
-	sl.register(fs, "127.0.0.1:8080")
-	var ul upstreamLimits
-	ul.register(fs)
-	transport := transportFlag(fs)
-	var mf middlewareFlags
-	mf.register(fs)
-	var kf keyFlags
-	kf.register(fs)
-	var sf secretFlags
-	sf.register(fs, false)
+	var ff frontFlags
+	ff.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *cmdline == "" {
 		return usageError{errorf("--command is required")}
 	}
-	scfg, err := sl.config()
+	scfg, err := ff.server.config()
 	if err != nil {
 		return err
 	}
-	if cfg.Upstream, err = ul.options(cfg.Timeout); err != nil {
+	if cfg.Upstream, err = ff.upstream.options(cfg.Timeout); err != nil {
 		return err
 	}
-	if cfg.StdTransport, err = stdTransport(*transport); err != nil {
+	if cfg.StdTransport, err = ff.upstream.std(); err != nil {
 		return err
 	}
 	command, err := spawn.Split(*cmdline)
@@ -61,7 +52,7 @@ func runSpawn(ctx context.Context, args []string) error {
 		return usageError{err}
 	}
 	cfg.Command, cfg.Env = command, env
-	signer, err := sf.signer(ctx)
+	signer, err := ff.secrets.signer(ctx)
 	if err != nil {
 		return err
 	}
@@ -69,7 +60,7 @@ func runSpawn(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	h, err := buildSpawnFront(sp, *mount, *forwarded, &mf, &kf, signer)
+	h, err := buildSpawnFront(sp, *mount, *forwarded, &ff.mw, &ff.keys, signer)
 	if err == nil {
 		err = server.Run(ctx, scfg, h)
 	}

@@ -12,32 +12,37 @@ import (
 // --transport.
 const transportEnv = "WSGIPROXY_TRANSPORT"
 
-// transportFlag registers --transport on fs; stdTransport reads the
-// name it holds once the flags are parsed.
-func transportFlag(fs *flag.FlagSet) *string {
+// The names --transport takes.
+const (
+	transportLean = "lean"
+	transportStd  = "std"
+)
+
+// registerTransport registers --transport on fs, into name.
+func registerTransport(fs *flag.FlagSet, name *string) {
 	def := os.Getenv(transportEnv)
 	if def == "" {
-		def = "lean"
+		def = transportLean
 	}
-	return fs.String("transport", def, "upstream `TRANSPORT`: lean (HTTP/1.1 written and read inline, fastest for plain-http upstreams; "+
+	fs.StringVar(name, "transport", def, "upstream `TRANSPORT`: lean (HTTP/1.1 written and read inline, fastest for plain-http upstreams; "+
 		"Upgrade and https go to std) or std (net/http's Transport); the default comes from $"+transportEnv+" when set")
 }
 
-// stdTransport reports whether the transport called name is net/http's
-// (std) rather than the lean one, or why name calls none.
-func stdTransport(name string) (bool, error) {
-	switch name {
-	case "std":
+// std reports whether the transport is net/http's rather than the lean
+// one, or why --transport names none.
+func (l *upstreamLimits) std() (bool, error) {
+	switch l.transport {
+	case transportStd:
 		return true, nil
-	case "lean":
+	case transportLean:
 		return false, nil
 	}
-	return false, usageError{errorf("--transport %q: want lean or std", name)}
+	return false, usageError{errorf("--transport %q: want lean or std", l.transport)}
 }
 
-// newTransport builds the transport called name with the limits o.
-func newTransport(name string, o wsgiproxy.TransportOptions) (http.RoundTripper, error) {
-	std, err := stdTransport(name)
+// newTransport builds the chosen transport with the options o.
+func (l *upstreamLimits) newTransport(o wsgiproxy.TransportOptions) (http.RoundTripper, error) {
+	std, err := l.std()
 	switch {
 	case err != nil:
 		return nil, err
