@@ -65,15 +65,6 @@ func (p probe) expect(t *testing.T, frontAddr string) expect {
 	return e
 }
 
-// url is the URL the client asked for.
-func (e expect) url(scheme string) string {
-	s := scheme + "://" + e.host + e.scriptName + e.rawPathInfo
-	if e.query != "" {
-		s += "?" + e.query
-	}
-	return s
-}
-
 // wsgiURL is the URL as a WSGI application can rebuild it: PATH_INFO is
 // decoded, so an escaped slash comes back as "/"; werkzeug drops the
 // scheme's default port.
