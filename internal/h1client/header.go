@@ -19,27 +19,35 @@ import (
 // section goes to ReadMIMEHeader itself, so that both accept and refuse
 // the same heads and read them alike.
 func readHeader(br *bufio.Reader) (http.Header, error) {
-	section, ok := peekSection(br)
-	if !ok || !plainSection(section) {
-		h, err := (&textproto.Reader{R: br}).ReadMIMEHeader()
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
+	if section, ok := peekSection(br); ok {
+		if h, ok := parsePlainSection(string(section)); ok {
+			br.Discard(len(section))
+			return h, nil
 		}
-		return http.Header(h), err
 	}
-	s := string(section)
-	br.Discard(len(section))
-	n := bytes.Count(section, crlf) - 1 // the fields; the last CRLF ends the section
-	h := make(http.Header, n)
+	h, err := (&textproto.Reader{R: br}).ReadMIMEHeader()
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return http.Header(h), err
+}
+
+// parsePlainSection reads a header section whose every line is
+// "Name: value" with a token for name and a value of visible
+// characters, spaces, tabs and obs-text, ending in CRLF; ok is false for
+// any other section.
+func parsePlainSection(s string) (h http.Header, ok bool) {
+	n := strings.Count(s, "\r\n") - 1 // the fields; the last CRLF ends the section
+	h = make(http.Header, n)
 	strs := make([]string, n) // one backing array for the first value of each name
-	for {
+	for len(s) > 2 {
 		end := strings.Index(s, "\r\n")
-		if end <= 0 {
-			break
-		}
 		line := s[:end]
 		s = s[end+2:]
 		colon := strings.IndexByte(line, ':')
+		if colon <= 0 || !isToken(line[:colon]) || !plainValue(line[colon+1:]) {
+			return nil, false
+		}
 		name := textproto.CanonicalMIMEHeaderKey(line[:colon])
 		value := httpsyntax.TrimOWS(line[colon+1:])
 		if vv, ok := h[name]; ok {
@@ -50,7 +58,18 @@ func readHeader(br *bufio.Reader) (http.Header, error) {
 		h[name] = strs[:1:1]
 		strs = strs[1:]
 	}
-	return h, nil
+	return h, true
+}
+
+// plainValue reports whether v holds only visible characters, spaces,
+// tabs and obs-text.
+func plainValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 var crlf = []byte("\r\n")
@@ -75,30 +94,4 @@ func peekSection(br *bufio.Reader) (section []byte, ok bool) {
 			return nil, false
 		}
 	}
-}
-
-// plainSection reports whether every line of section is "Name: value"
-// with a token for name and a value of visible characters, spaces, tabs
-// and obs-text, ending in CRLF: what readHeader reads itself.
-func plainSection(section []byte) bool {
-	for len(section) > 2 {
-		end := bytes.Index(section, crlf)
-		line := section[:end]
-		section = section[end+2:]
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 {
-			return false
-		}
-		for _, c := range line[:colon] {
-			if !tokenChars[c] {
-				return false
-			}
-		}
-		for _, c := range line[colon+1:] {
-			if c < ' ' && c != '\t' || c == 0x7f {
-				return false
-			}
-		}
-	}
-	return true
 }
