@@ -3,7 +3,6 @@ package config
 import (
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -14,6 +13,8 @@ import (
 	"github.com/wsgiproxy/wsgiproxy-go/sign"
 	"github.com/wsgiproxy/wsgiproxy-go/spawn"
 	"github.com/wsgiproxy/wsgiproxy-go/wsgiproxy"
+
+	"github.com/wsgiproxy/wsgiproxy-go/internal/httpsyntax"
 )
 
 // Options are what a Runtime gives every handler it builds.
@@ -182,17 +183,15 @@ type wildGroup struct {
 }
 
 type entry struct {
-	segments []string // of the path prefix; nil for ""
+	path     string // the route's path prefix
+	segments int    // in path
 	h        http.Handler
 }
 
 func newRouter(routes []*Route, handlers []http.Handler) *router {
 	rt := &router{exact: map[string][]entry{}}
 	for i, r := range routes {
-		e := entry{h: handlers[i]}
-		if r.Path != "" {
-			e.segments = strings.Split(r.Path[1:], "/")
-		}
+		e := entry{path: r.Path, segments: strings.Count(r.Path, "/"), h: handlers[i]}
 		switch {
 		case r.Host == "":
 			rt.any = append(rt.any, e)
@@ -208,7 +207,7 @@ func newRouter(routes []*Route, handlers []http.Handler) *router {
 			rt.exact[r.Host] = append(rt.exact[r.Host], e)
 		}
 	}
-	longest := func(a, b entry) int { return len(b.segments) - len(a.segments) }
+	longest := func(a, b entry) int { return b.segments - a.segments }
 	for _, es := range rt.exact {
 		slices.SortStableFunc(es, longest)
 	}
@@ -245,35 +244,11 @@ func (rt *router) match(host, path string) http.Handler {
 
 func matchPath(entries []entry, path string) http.Handler {
 	for _, e := range entries {
-		if underPrefix(path, e.segments) {
+		if _, ok := httpsyntax.CutPathPrefix(path, e.path); ok {
 			return e.h
 		}
 	}
 	return nil
-}
-
-// underPrefix reports whether the escaped path starts with the prefix
-// segments, comparing decoded segments, so that an escaped "/" (%2F)
-// never counts as a separator, as in wsgiproxy.Mount.
-func underPrefix(escaped string, segments []string) bool {
-	pos := 0
-	for _, seg := range segments {
-		if pos >= len(escaped) || escaped[pos] != '/' {
-			return false
-		}
-		end := strings.IndexByte(escaped[pos+1:], '/')
-		if end < 0 {
-			end = len(escaped)
-		} else {
-			end += pos + 1
-		}
-		got, err := url.PathUnescape(escaped[pos+1 : end])
-		if err != nil || got != seg {
-			return false
-		}
-		pos = end
-	}
-	return true
 }
 
 // requestHost is the Host of a request without its port, in lower case

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/wsgiproxy/wsgiproxy-go/internal/httpsyntax"
 )
 
 // Mount serves h under prefix, the way a WSGI server mounts an
@@ -88,27 +90,7 @@ func trimPathPrefix(u *url.URL, prefix string) (*url.URL, bool) {
 // escaped path of u after prefix, which must not be "", for
 // setEscapedPath.
 func pathAfterPrefix(u *url.URL, prefix string) (string, bool) {
-	escaped := u.EscapedPath()
-	pos := 0
-	for rest, more := prefix[1:], true; more; {
-		var seg string
-		seg, rest, more = strings.Cut(rest, "/")
-		if pos >= len(escaped) || escaped[pos] != '/' {
-			return "", false
-		}
-		end := strings.IndexByte(escaped[pos+1:], '/')
-		if end < 0 {
-			end = len(escaped)
-		} else {
-			end += pos + 1
-		}
-		got, err := url.PathUnescape(escaped[pos+1 : end])
-		if err != nil || got != seg {
-			return "", false
-		}
-		pos = end
-	}
-	return escaped[pos:], true
+	return httpsyntax.CutPathPrefix(u.EscapedPath(), prefix)
 }
 
 // setEscapedPath sets u's Path and RawPath from an escaped path, keeping

@@ -1,9 +1,14 @@
 // Package httpsyntax holds the small pieces of HTTP/1.1 message syntax
-// (RFC 9110, RFC 9112) that the request-head checks of internal/server
-// and the parser of internal/h1server share, so that the two engines
-// read a head alike. Each works on strings and byte slices without
+// (RFC 9110, RFC 9112) that several packages share, so that they read a
+// message alike: the request-head checks of internal/server and the
+// parser of internal/h1server, the clients, the mount points. Each works on strings and byte slices without
 // converting them.
 package httpsyntax
+
+import (
+	"net/url"
+	"strings"
+)
 
 // Bytes is what the functions read: a string or a byte slice.
 type Bytes interface{ ~string | ~[]byte }
@@ -106,4 +111,35 @@ func cut(s string, sep byte) (before, after string, found bool) {
 		}
 	}
 	return s, "", false
+}
+
+// CutPathPrefix cuts prefix, a decoded path of whole segments ("/blog",
+// "/a b/c"; "" matches everything), from the front of escaped, an
+// escaped request path. Segments are compared once decoded, one by one,
+// so that an escaped "/" (%2F) never counts as a separator: "/blog/x"
+// gives "/x", "/blog" gives "", "/blogs" and "/blog%2Fx" do not match.
+func CutPathPrefix(escaped, prefix string) (rest string, ok bool) {
+	if prefix == "" {
+		return escaped, true
+	}
+	pos := 0
+	for rest, more := prefix[1:], true; more; {
+		var seg string
+		seg, rest, more = cut(rest, '/')
+		if pos >= len(escaped) || escaped[pos] != '/' {
+			return "", false
+		}
+		end := strings.IndexByte(escaped[pos+1:], '/')
+		if end < 0 {
+			end = len(escaped)
+		} else {
+			end += pos + 1
+		}
+		got, err := url.PathUnescape(escaped[pos+1 : end])
+		if err != nil || got != seg {
+			return "", false
+		}
+		pos = end
+	}
+	return escaped[pos:], true
 }

@@ -89,3 +89,27 @@ func TestTokens(t *testing.T) {
 		break // a loop that stops early must not panic
 	}
 }
+
+func TestCutPathPrefix(t *testing.T) {
+	tests := []struct {
+		escaped, prefix, rest string
+		ok                    bool
+	}{
+		{"/blog/x", "/blog", "/x", true},
+		{"/blog", "/blog", "", true},
+		{"/blog/", "/blog", "/", true},
+		{"/blogs", "/blog", "", false},
+		{"/blog%2Fx", "/blog", "", false}, // an escaped slash is no separator
+		{"/a%20b/c/d", "/a b/c", "/d", true},
+		{"/a%2Fb/c", "/a/b", "", false},
+		{"/x", "", "/x", true},
+		{"/%zz/x", "/%zz", "", false}, // bad escape
+		{"", "/blog", "", false},
+	}
+	for _, tt := range tests {
+		rest, ok := CutPathPrefix(tt.escaped, tt.prefix)
+		if rest != tt.rest || ok != tt.ok {
+			t.Errorf("CutPathPrefix(%q, %q) = %q, %v, want %q, %v", tt.escaped, tt.prefix, rest, ok, tt.rest, tt.ok)
+		}
+	}
+}
