@@ -409,14 +409,19 @@ func writeHead(bw *bufio.Writer, req *http.Request, length int64) {
 		case "Host", "User-Agent", "Content-Length", "Transfer-Encoding", "Trailer":
 			continue
 		}
-		for _, v := range vv {
-			bw.WriteString(k)
-			bw.WriteString(": ")
-			bw.WriteString(trimValue(v))
-			bw.WriteString("\r\n")
-		}
+		writeFields(bw, k, vv)
 	}
 	bw.WriteString("\r\n")
+}
+
+// writeFields writes a field line "name: value" for each value.
+func writeFields(bw *bufio.Writer, name string, values []string) {
+	for _, v := range values {
+		bw.WriteString(name)
+		bw.WriteString(": ")
+		bw.WriteString(trimValue(v))
+		bw.WriteString("\r\n")
+	}
 }
 
 // writeInlineBody copies length bytes of body into bw, after the head,
@@ -491,12 +496,7 @@ func (c *conn) streamBody(req *http.Request, length int64, buf []byte) error {
 	defer c.t.putWriter(bw)
 	bw.WriteString("0\r\n")
 	for k, vv := range req.Trailer {
-		for _, v := range vv {
-			bw.WriteString(k)
-			bw.WriteString(": ")
-			bw.WriteString(trimValue(v))
-			bw.WriteString("\r\n")
-		}
+		writeFields(bw, k, vv)
 	}
 	bw.WriteString("\r\n")
 	return bw.Flush()
