@@ -114,7 +114,7 @@ func keyring(files []string, opts Options) (*sign.Keyring, error) {
 // proxy builds the Proxy of r, a proxy route.
 func (f *File) proxy(r *Route, opts Options) (*wsgiproxy.Proxy, *Error) {
 	ps := r.proxy
-	p, err := upstream(ps.to, ps.toPath, ps.transport, ps.lean)
+	p, err := upstream(ps.to, ps.toPath, ps.transport, ps.std)
 	if err != nil {
 		return nil, f.errAt(r, err, KindProxy, "to")
 	}
@@ -147,8 +147,8 @@ func (f *File) setFront(r *Route, p *wsgiproxy.Proxy, fs *frontSpec, opts Option
 
 // upstream makes the Proxy for to, a URL or unix:PATH whose path and
 // query are toPath, as the proxy command's --to and --to-path do, with
-// the lean transport or else net/http's, limited by o.
-func upstream(to, toPath string, o wsgiproxy.TransportOptions, lean bool) (*wsgiproxy.Proxy, error) {
+// net/http's transport when std, else the lean one, limited by o.
+func upstream(to, toPath string, o wsgiproxy.TransportOptions, std bool) (*wsgiproxy.Proxy, error) {
 	target := to
 	if sock, isUnix := strings.CutPrefix(to, server.UnixPrefix); isUnix {
 		target = "http://" + wsgiproxy.UnixHost + toPath
@@ -158,10 +158,10 @@ func upstream(to, toPath string, o wsgiproxy.TransportOptions, lean bool) (*wsgi
 	if err != nil {
 		return nil, err
 	}
-	if lean {
-		p.Transport = wsgiproxy.NewLeanTransport(o)
-	} else {
+	if std {
 		p.Transport = wsgiproxy.NewTransportWith(o)
+	} else {
+		p.Transport = wsgiproxy.NewLeanTransport(o)
 	}
 	return p, nil
 }

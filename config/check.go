@@ -318,7 +318,7 @@ func (c *checker) proxy(k toml.Key, r *rawProxy, dir string) *proxySpec {
 		toPath:       c.str(key(k, "to_path"), r.ToPath),
 		preserveHost: c.boolean(key(k, "preserve_host"), r.PreserveHost),
 		timeout:      c.duration(key(k, "timeout"), r.Timeout),
-		lean:         c.oneOf(key(k, "transport"), r.Transport, transportLean, transportStd) == transportLean,
+		std:          c.oneOf(key(k, "transport"), r.Transport, transportLean, transportStd) == transportStd,
 	}
 	p.transport = c.upstream(k, &r.rawUpstream)
 	p.transport.ResponseHeaderTimeout = p.timeout

@@ -102,7 +102,7 @@ type proxySpec struct {
 	preserveHost bool
 	timeout      time.Duration
 	transport    wsgiproxy.TransportOptions
-	lean         bool // transport = "lean": wsgiproxy.NewLeanTransport, else NewTransportWith
+	std          bool // transport = "std": wsgiproxy.NewTransportWith, else NewLeanTransport, as spawn.Config.StdTransport
 }
 
 // The values of a proxy route's transport key.
