@@ -211,17 +211,17 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // rewrite turns the client's request into the upstream request.
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+	removeContextHeaders(pr.Out.Header)
 	if err := p.prepare(pr.In, pr.Out); err != nil {
 		pr.Out = pr.Out.WithContext(context.WithValue(pr.Out.Context(), rewriteErrKey{}, err))
 	}
 }
 
-// prepare turns out, a copy of in, into the upstream request. An error
-// (a key that cannot be encoded, a failed signature) means out must not
-// be sent.
+// prepare turns out, a copy of in without its context headers, into the
+// upstream request. An error (a key that cannot be encoded, a failed
+// signature) means out must not be sent.
 func (p *Proxy) prepare(in, out *http.Request) error {
 	env := EnvironOf(in)
-	removeContextHeaders(out.Header)
 
 	t := p.Target
 	out.URL.Scheme = t.Scheme
