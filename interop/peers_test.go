@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wsgiproxy/wsgiproxy-go/internal/peertest"
 )
 
 // Paths of the peers: Debian's own, never what PATH finds first.
@@ -68,23 +70,13 @@ func runMain(m *testing.M) int {
 	return m.Run()
 }
 
-// missing skips the test for want of a peer, or fails it under CI=true.
-func missing(t *testing.T, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...) + " (bash scripts/install-test-deps.sh installs it)"
-	if os.Getenv("CI") == "true" {
-		t.Fatal("interop: peer missing under CI=true: " + msg)
-	}
-	t.Skip("interop: peer missing: " + msg)
-}
-
 var pythonChecks sync.Map // modules string -> error
 
 // needPython requires Debian's python3 with the given modules.
 func needPython(t *testing.T, modules ...string) {
 	t.Helper()
 	if _, err := os.Stat(python); err != nil {
-		missing(t, "%s: %v", python, err)
+		peertest.Missing(t, "%s: %v", python, err)
 	}
 	key := strings.Join(modules, ",")
 	v, ok := pythonChecks.Load(key)
@@ -98,7 +90,7 @@ func needPython(t *testing.T, modules ...string) {
 		v, _ = pythonChecks.LoadOrStore(key, err)
 	}
 	if err, _ := v.(error); err != nil {
-		missing(t, "%s cannot import %s: %v", python, key, err)
+		peertest.Missing(t, "%s cannot import %s: %v", python, key, err)
 	}
 }
 
@@ -106,7 +98,7 @@ func needPython(t *testing.T, modules ...string) {
 func needNginx(t *testing.T) {
 	t.Helper()
 	if _, err := os.Stat(nginx); err != nil {
-		missing(t, "%s: %v", nginx, err)
+		peertest.Missing(t, "%s: %v", nginx, err)
 	}
 }
 

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wsgiproxy/wsgiproxy-go/internal/peertest"
 )
 
 func TestConcurrentFirstRequestsStartOneChild(t *testing.T) {
@@ -401,10 +403,7 @@ func TestMountSendsWholePath(t *testing.T) {
 func TestPythonChild(t *testing.T) {
 	python, err := exec.LookPath("/usr/bin/python3")
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("python3 is needed for this test: %v", err)
-		}
-		t.Skipf("no python3: %v", err)
+		peertest.Missing(t, "python3: %v", err)
 	}
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "hello.txt"), []byte("hello from python\n"), 0o644); err != nil {
