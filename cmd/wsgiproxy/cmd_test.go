@@ -120,11 +120,12 @@ func (s *runningServer) stderr() string {
 	return s.errb.String()
 }
 
-// startOn runs a server command with --listen listen and waits for its
-// "listening on" line.
-func startOn(t *testing.T, listen string, args ...string) *runningServer {
+// launch runs the command args and waits until it has announced n
+// listeners ("listening on URL"); it returns their URLs, in any order,
+// and s.url is the first.
+func launch(t *testing.T, n int, args ...string) (*runningServer, []string) {
 	t.Helper()
-	s := &runningServer{cmd: exec.Command(binary, append(args, "--listen", listen)...), done: make(chan error, 1)}
+	s := &runningServer{cmd: exec.Command(binary, args...), done: make(chan error, 1)}
 	pipe, err := s.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +133,7 @@ func startOn(t *testing.T, listen string, args ...string) *runningServer {
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	urls := make(chan string, 1)
+	urls := make(chan string, n)
 	go func() {
 		sc := bufio.NewScanner(pipe)
 		for sc.Scan() {
@@ -155,13 +156,26 @@ func startOn(t *testing.T, listen string, args ...string) *runningServer {
 			s.cmd.Process.Kill()
 		}
 	})
-	select {
-	case s.url = <-urls:
-	case err := <-s.done:
-		t.Fatalf("%q exited (%v) before listening:\n%s", args, err, s.stderr())
-	case <-time.After(20 * time.Second):
-		t.Fatalf("%q did not announce its address:\n%s", args, s.stderr())
+	var got []string
+	for len(got) < n {
+		select {
+		case u := <-urls:
+			got = append(got, u)
+		case err := <-s.done:
+			t.Fatalf("%q exited (%v) before listening:\n%s", args, err, s.stderr())
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%q did not announce %d listeners:\n%s", args, n, s.stderr())
+		}
 	}
+	s.url = got[0]
+	return s, got
+}
+
+// startOn runs a server command with --listen listen and waits for its
+// "listening on" line.
+func startOn(t *testing.T, listen string, args ...string) *runningServer {
+	t.Helper()
+	s, _ := launch(t, 1, append(args, "--listen", listen)...)
 	return s
 }
 

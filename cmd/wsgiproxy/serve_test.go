@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -49,47 +48,7 @@ func writeConfig(t *testing.T, dir, text string) string {
 // has announced n listeners; it returns their URLs, in any order.
 func startServe(t *testing.T, path string, n int) (*runningServer, []string) {
 	t.Helper()
-	s := &runningServer{cmd: exec.Command(binary, "serve", "--config", path), done: make(chan error, 1)}
-	pipe, err := s.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	urls := make(chan string, n)
-	go func() {
-		sc := bufio.NewScanner(pipe)
-		for sc.Scan() {
-			line := sc.Text()
-			s.mu.Lock()
-			s.errb.WriteString(line + "\n")
-			s.mu.Unlock()
-			if u, ok := strings.CutPrefix(line, "listening on "); ok {
-				urls <- u
-			}
-		}
-		io.Copy(io.Discard, pipe)
-		s.done <- s.cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		if s.cmd.ProcessState == nil {
-			s.cmd.Process.Kill()
-		}
-	})
-	var got []string
-	for len(got) < n {
-		select {
-		case u := <-urls:
-			got = append(got, u)
-		case err := <-s.done:
-			t.Fatalf("serve exited (%v) before listening:\n%s", err, s.stderr())
-		case <-time.After(20 * time.Second):
-			t.Fatalf("serve did not announce %d listeners:\n%s", n, s.stderr())
-		}
-	}
-	s.url = got[0]
-	return s, got
+	return launch(t, n, "serve", "--config", path)
 }
 
 // environ sends a GET for url with Host host through client and decodes
