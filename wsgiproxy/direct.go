@@ -5,8 +5,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptrace"
 	"net/textproto"
+	"net/url"
 	"strings"
 	"sync"
 
@@ -54,15 +54,20 @@ func (p *Proxy) direct(r *http.Request) bool {
 
 // serveDirect forwards r on the direct path.
 func (p *Proxy) serveDirect(w http.ResponseWriter, r *http.Request) {
+	f := forwards.Get().(*forward)
+	// Without a body no goroutine of the transport can still hold the
+	// upstream request when this returns; nor can an error handler,
+	// unless one ran.
+	reuse := r.ContentLength == 0
+	defer func() {
+		if reuse {
+			f.release()
+		}
+	}()
 	in := r.Header
-	h := headerMaps.Get().(http.Header)
-	if r.ContentLength == 0 {
-		// Without a body no goroutine of the transport can still hold
-		// the upstream request when this returns.
-		defer func() {
-			clear(h)
-			headerMaps.Put(h)
-		}()
+	h := f.header
+	if !reuse {
+		h = make(http.Header, len(in)+8)
 	}
 	for name, vals := range in {
 		if !isHopHeader(name) && !contextHeader(name) {
@@ -77,12 +82,10 @@ func (p *Proxy) serveDirect(w http.ResponseWriter, r *http.Request) {
 		h["User-Agent"] = emptyValue // no default User-Agent added upstream
 	}
 
-	tr := interimPool.Get().(*interim)
-	tr.w = w
-	defer tr.release()
-	out := r.WithContext(httptrace.WithClientTrace(r.Context(), &tr.trace))
-	u := *r.URL
-	out.URL = &u
+	out := &f.req
+	*out = *r
+	f.url = *r.URL
+	out.URL = &f.url
 	out.Header = h
 	out.RequestURI = ""
 	out.Close = false
@@ -95,28 +98,41 @@ func (p *Proxy) serveDirect(w http.ResponseWriter, r *http.Request) {
 		defer out.Body.Close()
 	}
 	if err := p.prepare(r, out); err != nil {
+		reuse = false
 		p.handleError(w, out.WithContext(context.WithValue(out.Context(), rewriteErrKey{}, err)), err)
 		return
 	}
-	resp, err := p.lean.RoundTrip(out)
+	// The response header goes straight into the client's when no outer
+	// handler has set any.
+	dst := w.Header()
+	f.x.Header = nil
+	if len(dst) == 0 {
+		f.x.Header = dst
+	}
+	f.w = w
+	resp, err := p.lean.RoundTripWith(out, &f.x)
+	f.w = nil // no more interim responses
 	if err != nil {
+		reuse = false
 		p.handleError(w, out, err)
 		return
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusSwitchingProtocols {
+		reuse = false
+		clear(dst)
 		p.handleError(w, out, errors.New("wsgiproxy: 101 Switching Protocols to a request without Upgrade"))
 		return
 	}
-	tr.w = nil // no more interim responses
 
 	removeHopHeaders(resp.Header)
-	dst := w.Header()
-	for name, vals := range resp.Header {
-		if old, ok := dst[name]; ok {
-			dst[name] = append(old, vals...)
-		} else {
-			dst[name] = vals
+	if f.x.Header == nil {
+		for name, vals := range resp.Header {
+			if old, ok := dst[name]; ok {
+				dst[name] = append(old, vals...)
+			} else {
+				dst[name] = vals
+			}
 		}
 	}
 	announced := len(resp.Trailer)
@@ -156,9 +172,44 @@ func (p *Proxy) serveDirect(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// headerMaps are the header maps of upstream requests, kept with their
-// room for a request's 15 to 25 fields.
-var headerMaps = sync.Pool{New: func() any { return make(http.Header, 24) }}
+// forward is what the direct path needs for one request, pooled: the
+// upstream request with its URL and header map, and the exchange with
+// the transport, which passes the upstream's 1xx responses on as
+// httputil.ReverseProxy does, without a closure or a client trace.
+type forward struct {
+	req    http.Request
+	url    url.URL
+	header http.Header // with room for a request's 15 to 25 fields
+	x      h1client.Exchange
+	w      http.ResponseWriter // the client's, until the final response is in
+}
+
+var forwards = sync.Pool{New: func() any {
+	f := &forward{header: make(http.Header, 24)}
+	f.x.Got1xx = f.got1xx
+	return f
+}}
+
+func (f *forward) got1xx(code int, header textproto.MIMEHeader) error {
+	if f.w == nil {
+		return nil
+	}
+	h := f.w.Header()
+	for name, vals := range header {
+		h[name] = append(h[name], vals...)
+	}
+	f.w.WriteHeader(code)
+	clear(h) // WriteHeader keeps the headers of a 1xx response
+	return nil
+}
+
+func (f *forward) release() {
+	f.req = http.Request{}
+	f.url = url.URL{}
+	clear(f.header)
+	f.x.Header = nil
+	forwards.Put(f)
+}
 
 var (
 	teTrailers = []string{"trailers"}
@@ -222,39 +273,6 @@ func copyBody(w http.ResponseWriter, body io.Reader, flush bool) error {
 			return rerr
 		}
 	}
-}
-
-// interim passes the upstream's 1xx responses on to the client, as
-// httputil.ReverseProxy does; pooled with its trace so that a request
-// costs no closure. The lean transport reads the response head, and so
-// calls got1xx, on the goroutine of RoundTrip.
-type interim struct {
-	trace httptrace.ClientTrace
-	w     http.ResponseWriter // nil once the final response is in
-}
-
-var interimPool = sync.Pool{New: func() any {
-	t := new(interim)
-	t.trace.Got1xxResponse = t.got1xx
-	return t
-}}
-
-func (t *interim) got1xx(code int, header textproto.MIMEHeader) error {
-	if t.w == nil {
-		return nil
-	}
-	h := t.w.Header()
-	for name, vals := range header {
-		h[name] = append(h[name], vals...)
-	}
-	t.w.WriteHeader(code)
-	clear(h) // WriteHeader keeps the headers of a 1xx response
-	return nil
-}
-
-func (t *interim) release() {
-	t.w = nil
-	interimPool.Put(t)
 }
 
 // leanTransport is the transport's lean HTTP/1.1 client when it has one

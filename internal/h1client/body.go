@@ -36,7 +36,6 @@ type body struct {
 	c         *conn
 	ctx       context.Context
 	resp      *http.Response
-	watched   bool       // the connection watches ctx (watch.go)
 	writeDone chan error // result of the goroutine writing the request body
 	broken    bool       // the connection must not be reused
 	framing   int
@@ -292,7 +291,7 @@ func (b *body) finish(reuse bool) {
 	b.done = true
 	b.relMu.Unlock()
 	c := b.c
-	if b.watched && !c.stopWatch() {
+	if !c.stopWatch() {
 		reuse = false // the context ended: the connection is being closed
 	}
 	if b.writeDone != nil {

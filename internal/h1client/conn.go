@@ -155,17 +155,16 @@ func (c *conn) abort() { c.nc.Close() }
 
 // roundTrip sends req on c and reads the response head. On error c is
 // closed and req.Body too.
-func (c *conn) roundTrip(req *http.Request) (resp *http.Response, err error) {
+func (c *conn) roundTrip(req *http.Request, x *Exchange) (resp *http.Response, err error) {
 	ctx := req.Context()
-	watched := ctx.Done() != nil
-	if watched {
-		if err := ctx.Err(); err != nil {
-			c.t.putIdle(c)
-			closeBody(req)
-			return nil, err
-		}
-		c.startWatch(ctx)
+	if err := ctx.Err(); err != nil {
+		c.t.putIdle(c)
+		closeBody(req)
+		return nil, err
 	}
+	// Every round trip is watched: asking ctx.Done() whether it can end
+	// would make the channel of a context that is never cancelled.
+	c.startWatch(ctx)
 	t := c.t
 	c.src.got = false
 	c.headDone, c.deadlineSet = false, false
@@ -173,7 +172,7 @@ func (c *conn) roundTrip(req *http.Request) (resp *http.Response, err error) {
 	if werr != nil && !isNetError(werr) {
 		// The request itself is at fault (its body failed): no use
 		// reading a response.
-		c.fail(watched)
+		c.fail()
 		return nil, c.mapErr(ctx, werr, false)
 	}
 	if c.br == nil {
@@ -184,13 +183,13 @@ func (c *conn) roundTrip(req *http.Request) (resp *http.Response, err error) {
 		c.nc.SetReadDeadline(headDeadline)
 	}
 	c.src.limited, c.src.limit = true, orInt64(t.MaxResponseHeaderBytes, DefaultMaxHeaderBytes)
-	resp, err = c.readResponse(req)
+	resp, err = c.readResponse(req, x)
 	c.src.limited = false
 	if writeDone != nil {
 		c.headRead()
 	}
 	if err != nil {
-		c.fail(watched)
+		c.fail()
 		if writeDone != nil {
 			var e error
 			if errors.Is(err, net.ErrClosed) && ctx.Err() == nil {
@@ -219,12 +218,12 @@ func (c *conn) roundTrip(req *http.Request) (resp *http.Response, err error) {
 	if !headDeadline.IsZero() && writeDone == nil {
 		c.afterHead()
 	}
-	b := &body{c: c, ctx: ctx, resp: resp, watched: watched, writeDone: writeDone}
+	b := &body{c: c, ctx: ctx, resp: resp, writeDone: writeDone}
 	if werr != nil {
 		b.broken = true // the upstream answered before it read the whole request
 	}
 	if err := b.frame(req); err != nil {
-		c.fail(watched)
+		c.fail()
 		return nil, err
 	}
 	return resp, nil
@@ -252,10 +251,8 @@ func (c *conn) headRead() {
 }
 
 // fail ends a round trip that went wrong: the connection is closed.
-func (c *conn) fail(watched bool) {
-	if watched {
-		c.stopWatch()
-	}
+func (c *conn) fail() {
+	c.stopWatch()
 	c.closeConn()
 }
 
@@ -503,23 +500,33 @@ func (c *conn) streamBody(req *http.Request, length int64, buf []byte) error {
 }
 
 // readResponse reads the response head, skipping interim (1xx)
-// responses after reporting them to the request's client trace.
-func (c *conn) readResponse(req *http.Request) (*http.Response, error) {
+// responses after reporting them to x.Got1xx or else the request's
+// client trace. The final response's header goes into x.Header if set.
+func (c *conn) readResponse(req *http.Request, x *Exchange) (*http.Response, error) {
 	for range maxInterimResponses {
 		resp := &http.Response{Request: req}
 		if err := c.readStatusLine(resp); err != nil {
 			return nil, err
 		}
-		h, err := readHeader(c.br)
+		interim := resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols
+		var into http.Header
+		if x != nil && !interim {
+			into = x.Header
+		}
+		h, err := readHeader(c.br, into)
 		if err != nil {
 			return nil, err
 		}
 		resp.Header = h
-		if resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
-			if trace := httptrace.ContextClientTrace(req.Context()); trace != nil && trace.Got1xxResponse != nil {
-				if err := trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header)); err != nil {
-					return nil, err
-				}
+		if interim {
+			got1xx := func(int, textproto.MIMEHeader) error { return nil }
+			if x != nil && x.Got1xx != nil {
+				got1xx = x.Got1xx
+			} else if trace := httptrace.ContextClientTrace(req.Context()); trace != nil && trace.Got1xxResponse != nil {
+				got1xx = trace.Got1xxResponse
+			}
+			if err := got1xx(resp.StatusCode, textproto.MIMEHeader(resp.Header)); err != nil {
+				return nil, err
 			}
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/textproto"
 	"strings"
@@ -12,15 +13,16 @@ import (
 	"github.com/wsgiproxy/wsgiproxy-go/internal/httpsyntax"
 )
 
-// readHeader reads a response's header section. The usual section (all
+// readHeader reads a response's header section, into the empty map into
+// if it is not nil, else into a new one. The usual section (all
 // of it in the read buffer, "Name: value" lines ending in CRLF, nothing
 // to unfold) is copied into one string whose substrings are the values,
 // where textproto.ReadMIMEHeader makes a string per value; any other
 // section goes to ReadMIMEHeader itself, so that both accept and refuse
 // the same heads and read them alike.
-func readHeader(br *bufio.Reader) (http.Header, error) {
+func readHeader(br *bufio.Reader, into http.Header) (http.Header, error) {
 	if section, ok := peekSection(br); ok {
-		if h, ok := parsePlainSection(string(section)); ok {
+		if h, ok := parsePlainSection(string(section), into); ok {
 			br.Discard(len(section))
 			return h, nil
 		}
@@ -29,16 +31,23 @@ func readHeader(br *bufio.Reader) (http.Header, error) {
 	if errors.Is(err, io.EOF) {
 		err = io.ErrUnexpectedEOF
 	}
-	return http.Header(h), err
+	if err != nil || into == nil {
+		return http.Header(h), err
+	}
+	maps.Copy(into, h)
+	return into, nil
 }
 
 // parsePlainSection reads a header section whose every line is
 // "Name: value" with a token for name and a value of visible
-// characters, spaces, tabs and obs-text, ending in CRLF; ok is false for
-// any other section.
-func parsePlainSection(s string) (h http.Header, ok bool) {
+// characters, spaces, tabs and obs-text, ending in CRLF, into the empty
+// map h, or a new one if h is nil; ok is false for any other section,
+// and h is then left empty.
+func parsePlainSection(s string, h http.Header) (_ http.Header, ok bool) {
 	n := strings.Count(s, "\r\n") - 1 // the fields; the last CRLF ends the section
-	h = make(http.Header, n)
+	if h == nil {
+		h = make(http.Header, n)
+	}
 	strs := make([]string, n) // one backing array for the first value of each name
 	for len(s) > 2 {
 		end := strings.Index(s, "\r\n")
@@ -46,6 +55,7 @@ func parsePlainSection(s string) (h http.Header, ok bool) {
 		s = s[end+2:]
 		colon := strings.IndexByte(line, ':')
 		if colon <= 0 || !isToken(line[:colon]) || !plainValue(line[colon+1:]) {
+			clear(h)
 			return nil, false
 		}
 		name := textproto.CanonicalMIMEHeaderKey(line[:colon])

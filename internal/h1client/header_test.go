@@ -29,20 +29,32 @@ func TestReadHeader(t *testing.T) {
 	for _, sec := range sections {
 		raw := sec + "BODY"
 		want, werr := (&textproto.Reader{R: bufio.NewReaderSize(strings.NewReader(raw), 4096)}).ReadMIMEHeader()
-		br := bufio.NewReaderSize(strings.NewReader(raw), 4096)
-		got, err := readHeader(br)
-		if (err != nil) != (werr != nil) {
-			t.Errorf("%q: error %v, textproto's %v", sec, err, werr)
-			continue
-		}
-		if err != nil {
-			continue
-		}
-		if !reflect.DeepEqual(got, http.Header(want)) {
-			t.Errorf("%q: read %q, textproto reads %q", sec, got, want)
-		}
-		if rest, _ := br.Peek(4); string(rest) != "BODY" {
-			t.Errorf("%q: the reader is left at %q, want the body", sec, rest)
+		// Into a new map, and into one the caller gives.
+		for _, into := range []http.Header{nil, {}} {
+			br := bufio.NewReaderSize(strings.NewReader(raw), 4096)
+			got, err := readHeader(br, into)
+			if (err != nil) != (werr != nil) {
+				t.Errorf("%q: error %v, textproto's %v", sec, err, werr)
+				continue
+			}
+			if err != nil {
+				if len(into) != 0 {
+					t.Errorf("%q: refused, but the given map holds %q", sec, into)
+				}
+				continue
+			}
+			if !reflect.DeepEqual(got, http.Header(want)) {
+				t.Errorf("%q: read %q, textproto reads %q", sec, got, want)
+			}
+			if into != nil {
+				got["X-Probe"] = nil
+				if _, ok := into["X-Probe"]; !ok {
+					t.Errorf("%q: the header read is not the given map", sec)
+				}
+			}
+			if rest, _ := br.Peek(4); string(rest) != "BODY" {
+				t.Errorf("%q: the reader is left at %q, want the body", sec, rest)
+			}
 		}
 	}
 }

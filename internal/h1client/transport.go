@@ -26,8 +26,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"net"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"sync"
 	"time"
@@ -123,9 +125,45 @@ func (t *Transport) init() {
 
 // RoundTrip sends req and returns its response, whose body the caller
 // must read to its end and close for the connection to be reused.
+// Interim (1xx) responses go to the request context's
+// httptrace.ClientTrace, as with net/http.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.RoundTripWith(req, nil)
+}
+
+// Exchange holds what a caller of [Transport.RoundTripWith] asks of one
+// round trip beyond its request. A proxy uses it to read the response
+// header straight into its own response's, and to pass interim
+// responses on without a client trace in the request context.
+type Exchange struct {
+	// Header, if not nil, is an empty map that receives the final
+	// response's header fields: the response's Header is this map. It
+	// is left empty when RoundTripWith fails.
+	Header http.Header
+	// Got1xx, if not nil, receives each interim (1xx) response in place
+	// of the context's client trace.
+	Got1xx func(code int, header textproto.MIMEHeader) error
+}
+
+// RoundTripWith is RoundTrip with the options of x; a nil x is
+// RoundTrip. The interim responses of a request sent by Fallback go to
+// the context's client trace still.
+func (t *Transport) RoundTripWith(req *http.Request, x *Exchange) (*http.Response, error) {
+	resp, err := t.roundTrip(req, x)
+	if err != nil && x != nil {
+		clear(x.Header)
+	}
+	return resp, err
+}
+
+func (t *Transport) roundTrip(req *http.Request, x *Exchange) (*http.Response, error) {
 	if !handles(req) {
-		return t.fallback().RoundTrip(req)
+		resp, err := t.fallback().RoundTrip(req)
+		if err == nil && x != nil && x.Header != nil {
+			maps.Copy(x.Header, resp.Header)
+			resp.Header = x.Header
+		}
+		return resp, err
 	}
 	t.initOnce.Do(t.init)
 	if err := checkRequest(req); err != nil {
@@ -142,7 +180,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			closeBody(req)
 			return nil, err
 		}
-		resp, err := c.roundTrip(req)
+		resp, err := c.roundTrip(req, x)
 		if err == nil {
 			return resp, nil
 		}

@@ -12,7 +12,7 @@ import (
 // once the delay is up.
 const watchDelay = 50 * time.Millisecond
 
-// startWatch watches ctx, which can end, for the round trip that starts:
+// startWatch watches ctx for the round trip that starts:
 // after watchDelay, its end closes the connection, which unblocks any
 // read or write in progress.
 func (c *conn) startWatch(ctx context.Context) {
