@@ -30,7 +30,8 @@ type conn struct {
 	idleAt time.Time
 	reused bool
 
-	lastTouch atomic.Int64 // unix nanoseconds of the last stall deadline
+	lastTouch    atomic.Int64 // unix nanoseconds of the last stall deadline
+	readDeadline atomic.Int64 // unix nanoseconds of nc's read deadline, 0 for none
 
 	// While a streamed body is written: the head timeout's state.
 	headMu      sync.Mutex
@@ -44,18 +45,37 @@ type conn struct {
 	watchTimer *time.Timer
 }
 
-// headDeadline is when the wait for a response head ends, counted from
-// now: the response-header timeout, or the stall timeout if shorter;
-// zero for none.
-func (t *Transport) headDeadline() time.Time {
+// headTimeout bounds the wait for a response head: the response-header
+// timeout, or the stall timeout if shorter; zero for none.
+func (t *Transport) headTimeout() time.Duration {
 	d := t.ResponseHeaderTimeout
 	if s := t.StallTimeout; s > 0 && (d <= 0 || s < d) {
 		d = s
 	}
-	if d <= 0 {
-		return time.Time{}
+	return max(d, 0)
+}
+
+// setReadDeadline sets nc's read deadline, zero for none.
+func (c *conn) setReadDeadline(at time.Time) {
+	c.nc.SetReadDeadline(at)
+	if at.IsZero() {
+		c.readDeadline.Store(0)
+	} else {
+		c.readDeadline.Store(at.UnixNano())
 	}
-	return time.Now().Add(d)
+}
+
+// armHeadDeadline gives the response head d from now to arrive. A read
+// deadline already set no more than d/16 before that one is kept: on a
+// busy connection the previous exchange's deadline is as good, and the
+// runtime call saved is a visible share of a small exchange's cost. So
+// the wait may end up to a sixteenth of d early, never late.
+func (c *conn) armHeadDeadline(d time.Duration) {
+	at := time.Now().Add(d)
+	if cur := c.readDeadline.Load(); cur != 0 && cur <= at.UnixNano() && at.UnixNano()-cur <= int64(d/16) {
+		return
+	}
+	c.setReadDeadline(at)
 }
 
 // touch records that something moved on c: the stall deadline of its
@@ -72,7 +92,7 @@ func (c *conn) touch() {
 	if now.UnixNano()-last < int64(stall/16) || !c.lastTouch.CompareAndSwap(last, now.UnixNano()) {
 		return
 	}
-	c.nc.SetReadDeadline(now.Add(stall))
+	c.setReadDeadline(now.Add(stall))
 }
 
 // afterHead sets the read deadline for the body: the stall deadline, or
@@ -82,8 +102,26 @@ func (c *conn) afterHead() {
 		c.lastTouch.Store(0)
 		c.touch()
 	} else {
-		c.nc.SetReadDeadline(time.Time{})
+		c.setReadDeadline(time.Time{})
 	}
+}
+
+// restBuffered reports whether the rest of resp, its body if it has
+// one, is in the read buffer already: then nothing more is read for
+// this exchange, and the head's read deadline can stay (afterHead).
+func (c *conn) restBuffered(req *http.Request, resp *http.Response) bool {
+	switch {
+	case req.Method == http.MethodHead, resp.StatusCode == http.StatusNoContent, resp.StatusCode == http.StatusNotModified:
+		return true
+	case resp.Header["Transfer-Encoding"] != nil:
+		return false
+	}
+	cl := resp.Header["Content-Length"]
+	if len(cl) != 1 {
+		return false
+	}
+	n, err := strconv.ParseUint(cl[0], 10, 63)
+	return err == nil && n <= uint64(c.br.Buffered())
 }
 
 // limitedConn is the reader under br: it bounds the bytes of a response
@@ -178,9 +216,9 @@ func (c *conn) roundTrip(req *http.Request, x *Exchange) (resp *http.Response, e
 	if c.br == nil {
 		c.br = t.getReader(c)
 	}
-	headDeadline := t.headDeadline()
-	if !headDeadline.IsZero() && writeDone == nil {
-		c.nc.SetReadDeadline(headDeadline)
+	headTimeout := t.headTimeout()
+	if headTimeout > 0 && writeDone == nil {
+		c.armHeadDeadline(headTimeout)
 	}
 	c.src.limited, c.src.limit = true, orInt64(t.MaxResponseHeaderBytes, DefaultMaxHeaderBytes)
 	resp, err = c.readResponse(req, x)
@@ -215,7 +253,7 @@ func (c *conn) roundTrip(req *http.Request, x *Exchange) (resp *http.Response, e
 		}
 		return nil, c.mapErr(ctx, err, true)
 	}
-	if !headDeadline.IsZero() && writeDone == nil {
+	if headTimeout > 0 && writeDone == nil && !c.restBuffered(req, resp) {
 		c.afterHead()
 	}
 	b := &body{c: c, ctx: ctx, resp: resp, writeDone: writeDone}
@@ -234,8 +272,8 @@ func (c *conn) roundTrip(req *http.Request, x *Exchange) (resp *http.Response, e
 func (c *conn) bodyWritten() {
 	c.headMu.Lock()
 	defer c.headMu.Unlock()
-	if d := c.t.headDeadline(); !d.IsZero() && !c.headDone {
-		c.nc.SetReadDeadline(d)
+	if d := c.t.headTimeout(); d > 0 && !c.headDone {
+		c.setReadDeadline(time.Now().Add(d))
 		c.deadlineSet = true
 	}
 }
@@ -320,6 +358,9 @@ func (c *conn) writeRequest(req *http.Request) (chan error, error) {
 		req.Body.Close()
 		return nil, err
 	}
+	// The read deadline left by the last exchange may be its head's
+	// (restBuffered): the reads from now on get the body's.
+	c.afterHead()
 	done := make(chan error, 1)
 	go func() {
 		buf := t.getCopyBuf()

@@ -20,12 +20,13 @@ func (c *conn) alive() bool {
 	}
 	var buf [1]byte
 	alive := true
-	err = rc.Read(func(fd uintptr) bool {
+	// Control, not Read: a read deadline left from the last exchange must
+	// not fail the probe.
+	err = rc.Control(func(fd uintptr) {
 		n, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		// EAGAIN: nothing to read, as it should be; n == 0: the peer
 		// closed; n > 0: bytes nobody asked for.
 		alive = (err == syscall.EAGAIN || err == syscall.EWOULDBLOCK || err == syscall.EINTR) && n <= 0
-		return true
 	})
 	return err == nil && alive
 }

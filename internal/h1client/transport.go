@@ -81,7 +81,8 @@ type Transport struct {
 	// ResponseHeaderTimeout bounds the wait for the response head once
 	// the request has been written; zero means no limit. A request that
 	// runs out of it fails with an error whose Timeout method reports
-	// true.
+	// true. On a busy connection the wait may end up to a sixteenth of
+	// it early (the deadline set for the exchange before is kept).
 	ResponseHeaderTimeout time.Duration
 	// StallTimeout closes a connection on which nothing was read or
 	// written for this long: an upstream that stops in the middle of a
