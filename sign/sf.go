@@ -389,12 +389,16 @@ func appendBareItem(b []byte, v bareItem) []byte {
 // holds only printable ASCII (parsed strings and our own values do).
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		if s[i] == '"' || s[i] == '\\' {
-			b = append(b, '\\')
+	for {
+		i := strings.IndexAny(s, "\"\\")
+		if i < 0 {
+			break
 		}
-		b = append(b, s[i])
+		b = append(b, s[:i]...)
+		b = append(b, '\\', s[i])
+		s = s[i+1:]
 	}
+	b = append(b, s...)
 	return append(b, '"')
 }
 

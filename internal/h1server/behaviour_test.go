@@ -93,6 +93,33 @@ func TestClientGone(t *testing.T) {
 	}
 }
 
+// TestClientGoneLater cancels the context of a later request on a
+// connection too, one that starts while the timer armed for an earlier
+// one is still pending.
+func TestClientGoneLater(t *testing.T) {
+	cancelled := make(chan bool, 1)
+	addr := startLean(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/slow" {
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			cancelled <- true
+		case <-time.After(5 * time.Second):
+			cancelled <- false
+		}
+	}), nil)
+	c, br := dial(t, addr)
+	readRespAfter(t, c, br, get("/fast"))
+	time.Sleep(watchDelay / 2)
+	io.WriteString(c, get("/slow"))
+	time.Sleep(2 * watchDelay)
+	c.Close()
+	if !<-cancelled {
+		t.Error("the context lived on after the client left")
+	}
+}
+
 // TestByteDuringHandler keeps the byte that the watch over a slow
 // handler read as the start of the next request.
 func TestByteDuringHandler(t *testing.T) {
@@ -280,5 +307,142 @@ func TestBodyClose(t *testing.T) {
 	}
 	if readErr != http.ErrBodyReadAfterClose {
 		t.Errorf("Read after Close: %v, want http.ErrBodyReadAfterClose", readErr)
+	}
+}
+
+// TestDeadlines: IdleTimeout bounds the wait for the next request and
+// ReadHeaderTimeout the reading of a head; neither bounds what is read
+// after the head: a body (after 100 Continue too), a hijacked
+// connection, the watch over a long handler.
+func TestDeadlines(t *testing.T) {
+	const short = 100 * time.Millisecond
+	const pause = 3 * short // a client's pause, longer than short
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/hijack":
+			c, brw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close()
+			if n := brw.Reader.Buffered(); n > 0 {
+				t.Errorf("%d bytes buffered; the client sends after a pause", n)
+			}
+			// Read the connection itself, as a websocket library may.
+			line, err := bufio.NewReader(c).ReadString('\n')
+			if err != nil {
+				line = err.Error()
+			}
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(line), line)
+		case "/long":
+			time.Sleep(pause)
+			if r.Context().Err() != nil {
+				io.WriteString(w, "cancelled")
+				return
+			}
+			io.WriteString(w, "ok")
+		default:
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				body = []byte(err.Error())
+			}
+			fmt.Fprintf(w, "%s %s", r.URL.Path, body)
+		}
+	})
+	post := "POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n"
+	// closedByServer fails unless the server closes the connection.
+	closedByServer := func(t *testing.T, br *bufio.Reader) {
+		if _, err := br.ReadByte(); err != io.EOF {
+			t.Errorf("read %v, want the server to close the connection", err)
+		}
+	}
+	tests := []struct {
+		name       string
+		idle, head time.Duration
+		client     func(t *testing.T, c net.Conn, br *bufio.Reader)
+	}{
+		{"idle connection closed after IdleTimeout", short, time.Hour, func(t *testing.T, c net.Conn, br *bufio.Reader) {
+			readRespAfter(t, c, br, get("/a"))
+			closedByServer(t, br)
+		}},
+		{"idle wait bounded by IdleTimeout, not ReadHeaderTimeout", time.Hour, short, func(t *testing.T, c net.Conn, br *bufio.Reader) {
+			readRespAfter(t, c, br, get("/a"))
+			time.Sleep(pause)
+			if got := readRespAfter(t, c, br, get("/b")); got != "200 /b " {
+				t.Errorf("answer %q", got)
+			}
+		}},
+		{"slow head after an idle wait", time.Hour, short, func(t *testing.T, c net.Conn, br *bufio.Reader) {
+			readRespAfter(t, c, br, get("/a"))
+			io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: h\r\n")
+			closedByServer(t, br)
+		}},
+		{"slow head after a pipelined one", time.Hour, short, func(t *testing.T, c net.Conn, br *bufio.Reader) {
+			readRespAfter(t, c, br, get("/a"))
+			if got := readRespAfter(t, c, br, get("/b")+"GET /slow HTTP/1.1\r\nHost: h\r\n"); got != "200 /b " {
+				t.Errorf("answer %q", got)
+			}
+			closedByServer(t, br)
+		}},
+		{"slow body of a first request", short, short, func(t *testing.T, c net.Conn, br *bufio.Reader) {
+			io.WriteString(c, post)
+			time.Sleep(pause)
+			if got := readRespAfter(t, c, br, "hi"); got != "200 /p hi" {
+				t.Errorf("answer %q", got)
+			}
+		}},
+		{"slow body of a later request", short, short, func(t *testing.T, c net.Conn, br *bufio.Reader) {
+			readRespAfter(t, c, br, get("/a"))
+			io.WriteString(c, post)
+			time.Sleep(pause)
+			if got := readRespAfter(t, c, br, "hi"); got != "200 /p hi" {
+				t.Errorf("answer %q", got)
+			}
+		}},
+		{"slow body after 100 Continue", short, short, func(t *testing.T, c net.Conn, br *bufio.Reader) {
+			readRespAfter(t, c, br, get("/a"))
+			io.WriteString(c, "POST /p HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
+			if line, err := br.ReadString('\n'); err != nil || line != "HTTP/1.1 100 Continue\r\n" {
+				t.Fatalf("first line %q, %v", line, err)
+			}
+			br.ReadString('\n')
+			time.Sleep(pause)
+			if got := readRespAfter(t, c, br, "hi"); got != "200 /p hi" {
+				t.Errorf("answer %q", got)
+			}
+		}},
+		{"hijacked first request", short, short, func(t *testing.T, c net.Conn, br *bufio.Reader) {
+			io.WriteString(c, get("/hijack"))
+			time.Sleep(pause)
+			if got := readRespAfter(t, c, br, "ping\n"); got != "200 ping\n" {
+				t.Errorf("answer %q", got)
+			}
+		}},
+		{"hijacked later request", short, short, func(t *testing.T, c net.Conn, br *bufio.Reader) {
+			readRespAfter(t, c, br, get("/a"))
+			io.WriteString(c, get("/hijack"))
+			time.Sleep(pause)
+			if got := readRespAfter(t, c, br, "ping\n"); got != "200 ping\n" {
+				t.Errorf("answer %q", got)
+			}
+		}},
+		{"long handler watched", short, short, func(t *testing.T, c net.Conn, br *bufio.Reader) {
+			readRespAfter(t, c, br, get("/a"))
+			if got := readRespAfter(t, c, br, get("/long")); got != "200 ok" {
+				t.Errorf("answer %q", got)
+			}
+			if got := readRespAfter(t, c, br, get("/b")); got != "200 /b " {
+				t.Errorf("next answer %q", got)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			addr := startLean(t, h, func(s *Server) { s.IdleTimeout, s.ReadHeaderTimeout = tt.idle, tt.head })
+			c, br := dial(t, addr)
+			tt.client(t, c, br)
+		})
 	}
 }

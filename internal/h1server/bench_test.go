@@ -6,21 +6,27 @@ import (
 	"net"
 	"net/http"
 	"testing"
+	"time"
 )
 
 // BenchmarkServe sends small GETs one after another over one keep-alive
-// loopback connection, to the lean server and to net/http's. The
+// loopback connection, to the lean server and to net/http's; "timeouts"
+// is the lean server with internal/server's default timeouts. The
 // client's own work (writing the request, reading the response) is in
-// both numbers.
+// all numbers.
 func BenchmarkServe(b *testing.B) {
 	hello := []byte("Hello, World!")
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(hello) })
-	for _, engine := range []string{"lean", "std"} {
+	timeouts := func(s *Server) { s.ReadHeaderTimeout, s.IdleTimeout = 10*time.Second, 120*time.Second }
+	for _, engine := range []string{"lean", "timeouts", "std"} {
 		b.Run(engine, func(b *testing.B) {
 			var addr string
-			if engine == "lean" {
+			switch engine {
+			case "lean":
 				addr = startLean(b, h, nil)
-			} else {
+			case "timeouts":
+				addr = startLean(b, h, timeouts)
+			default:
 				addr = startStd(b, h)
 			}
 			c, err := net.Dial("tcp", addr)

@@ -54,17 +54,24 @@ type conn struct {
 	state   atomic.Int32
 
 	lastMethod string
-	deadline   bool // a read deadline is set
+	deadline   bool // a read deadline is set; while a handler runs, changed with bgMu held
 	wdeadline  bool // the handler set a write deadline
+	// stale: the read deadline is the one set for reading the last head,
+	// left on the connection to save clearing it; it must go before
+	// anything else reads the connection (see clearStale).
+	stale atomic.Bool
 
-	cancel context.CancelFunc // the current request's context
-	werr   error              // the first write error
+	rctx *requestContext // the current request's context
+	werr error           // the first write error
 
-	// Watching for a client that goes away while its handler runs.
-	timer                                     *time.Timer
-	bgMu                                      sync.Mutex
-	running, bodyEOF, fired, bgOn, bgAborting bool
-	bgDone                                    chan struct{}
+	// Watching for a client that goes away while its handler runs. The
+	// timer is not stopped when a handler returns: armed, it goes on
+	// and, when it fires, waits for the handler running then.
+	timer                                            *time.Timer
+	bgMu                                             sync.Mutex
+	since                                            time.Time // when the handler started
+	running, bodyEOF, fired, armed, bgOn, bgAborting bool
+	bgDone                                           chan struct{}
 
 	num     [32]byte
 	sniff   [512]byte
@@ -90,6 +97,9 @@ func (r *connReader) Read(p []byte) (int, error) {
 	if r.err != nil {
 		return 0, r.err
 	}
+	if r.c.stale.Load() {
+		r.c.clearStale()
+	}
 	return r.c.rwc.Read(p)
 }
 
@@ -101,8 +111,8 @@ func (w connWriter) Write(p []byte) (int, error) {
 	n, err := w.c.rwc.Write(p)
 	if err != nil && w.c.werr == nil {
 		w.c.werr = err
-		if w.c.cancel != nil {
-			w.c.cancel()
+		if w.c.rctx != nil {
+			w.c.rctx.cancel()
 		}
 	}
 	return n, err
@@ -157,9 +167,27 @@ func (c *conn) serve() {
 	c.close()
 }
 
+// requestState is what one request needs besides its *http.Request, in one
+// allocation. A handler may keep parts of it (the URL, the header
+// values, the context) after it returned, so it is never reused.
+type requestState struct {
+	w    response
+	body body
+	ctx  requestContext
+	head headStore
+}
+
 // readRequest waits for the next request and reads its head.
+//
+// Between requests the read deadline is IdleTimeout, then from the
+// first byte of the head ReadHeaderTimeout, then none. As setting a
+// deadline costs, the ReadHeaderTimeout one is set only when more of the
+// head must be read (not when the first read brought all of it), and
+// the deadline left after the head is cleared only before the
+// connection is read again while the request is served (see stale).
 func (c *conn) readRequest() (*response, error) {
 	s := c.s
+	var wait func() // before reading more of the head from the connection
 	if c.lastMethod != "" {
 		if c.br.Buffered() == 0 {
 			c.setReadDeadline(s.idleTimeout())
@@ -167,7 +195,7 @@ func (c *conn) readRequest() (*response, error) {
 				return nil, err
 			}
 		}
-		c.setReadDeadline(s.ReadHeaderTimeout)
+		wait = func() { c.setReadDeadline(s.ReadHeaderTimeout) }
 	}
 	if c.lastMethod == "POST" {
 		// RFC 9112 section 2.2 tolerance for old clients.
@@ -178,18 +206,19 @@ func (c *conn) readRequest() (*response, error) {
 		}
 		c.br.Discard(n)
 	}
-	head, err := readHead(c.br, s.maxHeaderBytes())
+	head, err := readHead(c.br, s.maxHeaderBytes(), wait)
 	if err != nil {
 		return nil, err
 	}
 	if !c.state.CompareAndSwap(stateIdle, stateActive) {
 		return nil, net.ErrClosed
 	}
-	c.setReadDeadline(0)
+	c.stale.Store(c.deadline)
 
+	x := new(requestState)
 	var r http.Request
-	var p parsed
-	if e := parseHead(head, &r, &p); e != nil {
+	p := &x.w.p
+	if e := parseHead(head, &r, p, &x.head); e != nil {
 		return nil, e
 	}
 	// The header map is the connection's, emptied for each response: a
@@ -198,11 +227,13 @@ func (c *conn) readRequest() (*response, error) {
 		c.header = make(http.Header)
 	}
 	clear(c.header)
-	w := &response{c: c, header: c.header, contentLength: -1, p: p, buf: c.scratch[:0]}
+	w := &x.w
+	w.c, w.header, w.contentLength, w.buf = c, c.header, -1, c.scratch[:0]
 	r.RemoteAddr = c.remote
 	r.Body = http.NoBody
 	if r.ContentLength != 0 {
-		w.body = &body{c: c, chunked: p.chunked, n: max(r.ContentLength, 0)}
+		w.body = &x.body
+		w.body.c, w.body.chunked, w.body.n = c, p.chunked, max(r.ContentLength, 0)
 		r.Body = w.body
 	}
 	if p.expect != "" {
@@ -214,9 +245,9 @@ func (c *conn) readRequest() (*response, error) {
 			w.canContinue.Store(true)
 		}
 	}
-	ctx, cancel := context.WithCancel(c.ctx)
-	c.cancel = cancel
-	w.req = r.WithContext(ctx)
+	x.ctx.parent = c.ctx
+	c.rctx = &x.ctx
+	w.req = r.WithContext(&x.ctx)
 	if w.body != nil {
 		w.body.req = w.req
 	}
@@ -226,11 +257,29 @@ func (c *conn) readRequest() (*response, error) {
 
 // setReadDeadline sets a read deadline d from now, or none for 0.
 func (c *conn) setReadDeadline(d time.Duration) {
+	c.stale.Store(false)
 	if d > 0 {
 		c.rwc.SetReadDeadline(time.Now().Add(d))
 		c.deadline = true
 	} else if c.deadline {
 		c.rwc.SetReadDeadline(time.Time{})
+		c.deadline = false
+	}
+}
+
+// clearStale clears the read deadline left from reading the head, if
+// it is still there. It holds bgMu, as a handler's SetReadDeadline does,
+// so that the handler's deadline stays when both run at once.
+func (c *conn) clearStale() {
+	c.bgMu.Lock()
+	c.clearStaleLocked()
+	c.bgMu.Unlock()
+}
+
+func (c *conn) clearStaleLocked() {
+	if c.stale.Load() {
+		c.rwc.SetReadDeadline(time.Time{})
+		c.stale.Store(false)
 		c.deadline = false
 	}
 }
@@ -268,6 +317,7 @@ func (c *conn) handle(w *response) (keep bool) {
 	if w.body != nil {
 		w.body.release()
 	}
+	c.rctx = nil // lets the request go while the connection waits
 	return keep
 }
 
@@ -275,7 +325,7 @@ func (c *conn) handle(w *response) (keep bool) {
 // connection once the handler returned.
 func (c *conn) endHandler(w *response) {
 	c.stopWatch()
-	c.cancel()
+	c.rctx.cancel()
 	if c.hijacked() && w.body != nil {
 		w.body.release()
 	}
@@ -289,19 +339,37 @@ func globalOptions(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// startWatch arms the timer that starts watching the connection while
-// a handler runs long.
+// startWatch notes that a handler starts, and arms the timer that
+// starts watching the connection once it ran for watchDelay unless the
+// timer is armed already.
 func (c *conn) startWatch(bodyDone bool) {
+	now := time.Now()
 	c.bgMu.Lock()
-	c.running, c.bodyEOF, c.fired = true, bodyDone, false
+	c.running, c.bodyEOF, c.fired, c.since = true, bodyDone, false, now
+	arm := !c.armed
+	c.armed = true
 	c.bgMu.Unlock()
-	c.timer.Reset(watchDelay)
+	if arm {
+		c.timer.Reset(watchDelay)
+	}
 }
 
-// watchFired runs when a handler has run for watchDelay.
+// watchFired runs when the timer fires: it waits for the running
+// handler, if any, to have run for watchDelay, then starts a background
+// read.
 func (c *conn) watchFired() {
 	c.bgMu.Lock()
-	c.fired = true
+	if !c.running {
+		c.armed = false
+		c.bgMu.Unlock()
+		return
+	}
+	if left := watchDelay - time.Since(c.since); left > 0 {
+		c.timer.Reset(left)
+		c.bgMu.Unlock()
+		return
+	}
+	c.armed, c.fired = false, true
 	start := c.startable()
 	c.bgMu.Unlock()
 	if start {
@@ -327,6 +395,7 @@ func (c *conn) startable() bool {
 		return false
 	}
 	c.bgOn = true
+	c.clearStaleLocked() // here, before stopWatch may set aLongTimeAgo
 	return true
 }
 
@@ -343,19 +412,19 @@ func (c *conn) backgroundRead() {
 		c.cr.has = true
 	case !aborted:
 		c.cr.err = err
-		c.cancel()
+		c.rctx.cancel()
 	}
 	c.bgDone <- struct{}{}
 }
 
-// stopWatch stops the timer and ends a background read.
+// stopWatch ends the watch over the running handler and a background
+// read.
 func (c *conn) stopWatch() {
 	c.bgMu.Lock()
 	c.running = false
 	on := c.bgOn
 	c.bgAborting = on
 	c.bgMu.Unlock()
-	c.timer.Stop()
 	if !on {
 		return
 	}
@@ -363,9 +432,9 @@ func (c *conn) stopWatch() {
 	<-c.bgDone
 	c.bgMu.Lock()
 	c.bgOn, c.bgAborting = false, false
-	c.bgMu.Unlock()
 	c.rwc.SetReadDeadline(time.Time{})
 	c.deadline = false
+	c.bgMu.Unlock()
 }
 
 // reply answers a request the server refuses, then lets the client read

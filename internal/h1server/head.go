@@ -69,8 +69,9 @@ func (e *requestError) response() string {
 
 // readHead returns the next request head, up to and including the
 // empty line that ends it, as one string; header values become
-// substrings of it.
-func readHead(br *bufio.Reader, limit int) (string, error) {
+// substrings of it. Unless nil, wait is called once before the first
+// read from br's reader.
+func readHead(br *bufio.Reader, limit int, wait func()) (string, error) {
 	from := 0
 	for {
 		buf, _ := br.Peek(br.Buffered())
@@ -86,6 +87,10 @@ func readHead(br *bufio.Reader, limit int) (string, error) {
 		from = next
 		if len(buf) > limit {
 			return "", errTooLarge
+		}
+		if wait != nil {
+			wait()
+			wait = nil
 		}
 		if len(buf) == br.Size() {
 			return readLongHead(br, limit)
@@ -142,6 +147,17 @@ func readLongHead(br *bufio.Reader, limit int) (string, error) {
 	}
 }
 
+// headValues is how many header values parseHead keeps in a
+// headStore; a head with more gets a slice of its own.
+const headValues = 8
+
+// headStore is where parseHead puts the request's URL and header values,
+// so that they need no allocation of their own.
+type headStore struct {
+	url  url.URL
+	vals [headValues]string
+}
+
 // parsed is what parseHead learns beyond the http.Request fields.
 type parsed struct {
 	chunked     bool
@@ -152,9 +168,10 @@ type parsed struct {
 
 // parseHead fills r (Method, RequestURI, URL, Proto, Header, Host,
 // Close, ContentLength, TransferEncoding, Trailer) from a head read by
-// readHead. The first framing refusal wins; other errors are reported
-// once the whole head passed the framing checks.
-func parseHead(s string, r *http.Request, p *parsed) *requestError {
+// readHead; r.URL and the header values may be in st. The first framing
+// refusal wins; other errors are reported once the whole head passed
+// the framing checks.
+func parseHead(s string, r *http.Request, p *parsed, st *headStore) *requestError {
 	var soft *requestError
 	fail := func(text string) {
 		if soft == nil {
@@ -181,6 +198,10 @@ func parseHead(s string, r *http.Request, p *parsed) *requestError {
 	default:
 		r.Method, r.RequestURI, r.Proto = method, target, proto
 		r.ProtoMajor, r.ProtoMinor = 1, int(proto[7]-'0')
+		if parsePath(target, &st.url) {
+			r.URL = &st.url
+			break
+		}
 		raw := target
 		authority := method == "CONNECT" && !strings.HasPrefix(raw, "/")
 		if authority {
@@ -199,10 +220,16 @@ func parseHead(s string, r *http.Request, p *parsed) *requestError {
 
 	n := strings.Count(rest, "\n") - 1
 	h := make(http.Header, n)
-	strs := make([]string, n)
+	var strs []string
+	if n <= len(st.vals) {
+		strs = st.vals[:n]
+	} else {
+		strs = make([]string, n)
+	}
 	var (
 		cl             int64 = -1
 		te, hosts      int
+		host           string // the first Host value: net/http takes it out of the header
 		conn           []string
 		trailer        []string
 		haveCL, haveTE bool
@@ -252,6 +279,10 @@ func parseHead(s string, r *http.Request, p *parsed) *requestError {
 			continue // r.TransferEncoding tells it, as in net/http
 		case "Host":
 			hosts++
+			if hosts == 1 {
+				host = v
+			}
+			continue
 		case "Connection":
 			conn = append(conn, v)
 		case "Expect":
@@ -284,15 +315,12 @@ func parseHead(s string, r *http.Request, p *parsed) *requestError {
 		return badRequest("too many Host headers")
 	case hosts == 0 && r.ProtoMinor == 1 && method != "CONNECT":
 		return badRequest("missing required Host header")
-	case hosts == 1 && !validHost(h["Host"][0]):
+	case hosts == 1 && !validHost(host):
 		return badRequest("malformed Host header")
 	}
 	r.Host = r.URL.Host
-	if hosts == 1 {
-		if r.Host == "" {
-			r.Host = h["Host"][0]
-		}
-		delete(h, "Host")
+	if r.Host == "" {
+		r.Host = host
 	}
 	if hp := h["Pragma"]; len(hp) > 0 && hp[0] == "no-cache" {
 		if _, ok := h["Cache-Control"]; !ok {
@@ -332,6 +360,45 @@ func parseHead(s string, r *http.Request, p *parsed) *requestError {
 	}
 	return nil
 }
+
+// parsePath sets u as url.ParseRequestURI(target) would when target is
+// an origin-form target that its parse leaves as it is: a path of bytes
+// that need no escaping, and a query of bytes other than controls. It
+// reports whether it did; otherwise the caller asks net/url.
+func parsePath(target string, u *url.URL) bool {
+	if target == "" || target[0] != '/' {
+		return false
+	}
+	path, query, hasQuery := strings.Cut(target, "?")
+	for i := range len(path) {
+		if !plainPathByte[path[i]] {
+			return false
+		}
+	}
+	for i := range len(query) {
+		if c := query[i]; c < ' ' || c == 0x7f {
+			return false
+		}
+	}
+	u.Path = path
+	if hasQuery && query == "" { // one '?', at the end
+		u.ForceQuery = true
+	} else {
+		u.RawQuery = query
+	}
+	return true
+}
+
+// plainPathByte marks the bytes that net/url keeps as they are in a
+// request's path: neither escaped by URL.EscapedPath nor unescaped by
+// the parse ('%'), and not '?', which starts the query.
+var plainPathByte = func() (t [256]bool) {
+	for c := 0x21; c < 0x7f; c++ {
+		s := "/" + string(rune(c))
+		t[c] = c != '%' && c != '?' && (&url.URL{Path: s}).EscapedPath() == s
+	}
+	return t
+}()
 
 // nextLine splits off the first CRLF-terminated line of s.
 func nextLine(s string) (line, rest string, err *requestError) {

@@ -423,6 +423,7 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		w.sendHeader(nil)
 	}
 	c.stopWatch()
+	c.clearStale() // the handler's reads must not end at the head's deadline
 	if err := c.bw.Flush(); err != nil {
 		return nil, nil, err
 	}
@@ -434,8 +435,12 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // SetReadDeadline sets the connection's read deadline, for
 // http.ResponseController.
 func (w *response) SetReadDeadline(t time.Time) error {
-	w.c.deadline = true
-	return w.c.rwc.SetReadDeadline(t)
+	c := w.c
+	c.bgMu.Lock()
+	defer c.bgMu.Unlock()
+	c.deadline = true
+	c.stale.Store(false)
+	return c.rwc.SetReadDeadline(t)
 }
 
 // SetWriteDeadline sets the connection's write deadline, for

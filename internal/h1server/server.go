@@ -2,8 +2,9 @@
 // serves what net/http's server serves, with less work per request: one
 // goroutine per connection runs the handlers, buffers come from pools,
 // a request head becomes one string whose substrings are the header
-// values, and no goroutine watches the connection unless a handler runs
-// long. It also refuses, with 400, request heads and bodies whose
+// values, what else a request needs (its ResponseWriter, body, URL and
+// context) is one allocation, and no goroutine watches the connection
+// unless a handler runs long. It also refuses, with 400, request heads and bodies whose
 // framing another hop could read differently (see the Reason
 // constants), which net/http accepts and normalizes.
 //
