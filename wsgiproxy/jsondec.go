@@ -210,6 +210,15 @@ func (d *jsonDecoder) array(depth int) (any, error) {
 // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
 func (d *jsonDecoder) number() (any, error) {
 	start := d.pos
+	if what := d.scanNumber(); what != "" {
+		return nil, d.syntaxError(what)
+	}
+	return json.Number(d.s[start:d.pos]), nil
+}
+
+// scanNumber moves past the number at the current position; if there
+// is none, it returns what is missing.
+func (d *jsonDecoder) scanNumber() (missing string) {
 	if d.next('-') {
 		d.pos++
 	}
@@ -217,12 +226,12 @@ func (d *jsonDecoder) number() (any, error) {
 	case d.next('0'):
 		d.pos++
 	case d.digits() == 0:
-		return nil, d.syntaxError("a digit in a number")
+		return "a digit in a number"
 	}
 	if d.next('.') {
 		d.pos++
 		if d.digits() == 0 {
-			return nil, d.syntaxError("a digit after the decimal point")
+			return "a digit after the decimal point"
 		}
 	}
 	if d.next('e') || d.next('E') {
@@ -231,10 +240,10 @@ func (d *jsonDecoder) number() (any, error) {
 			d.pos++
 		}
 		if d.digits() == 0 {
-			return nil, d.syntaxError("a digit in the exponent")
+			return "a digit in the exponent"
 		}
 	}
-	return json.Number(d.s[start:d.pos]), nil
+	return ""
 }
 
 // digits skips decimal digits and returns how many there were.

@@ -4,14 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"sync"
 )
 
 // jsonWriter encodes JSON key values exactly as json.Marshal does, with
 // fewer allocations: it walks map[string]any and []any itself (json.Marshal
-// copies every map entry through reflect) and leaves everything else,
-// leaf values included, to an encoding/json Encoder writing to the same
-// buffer.
+// copies every map entry through reflect), writes the usual leaves itself
+// and leaves everything else to an encoding/json Encoder writing to the
+// same buffer.
 type jsonWriter struct {
 	buf bytes.Buffer
 	enc *json.Encoder
@@ -78,13 +79,10 @@ func (w *jsonWriter) encode(v any, depth int) error {
 	return w.leaf(v)
 }
 
-// key writes a map key; keys that need no escaping are written as they
-// are.
+// key writes a map key.
 func (w *jsonWriter) key(k string) error {
-	for i := 0; i < len(k); i++ {
-		if c := k[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			return w.leaf(k)
-		}
+	if !plainJSONString(k) {
+		return w.leaf(k)
 	}
 	w.buf.WriteByte('"')
 	w.buf.WriteString(k)
@@ -92,11 +90,52 @@ func (w *jsonWriter) key(k string) error {
 	return nil
 }
 
-// leaf writes v with encoding/json; Encode adds a newline, removed here.
+// leaf writes v as json.Marshal does: the usual leaves (null, booleans,
+// plain ASCII strings, valid json.Numbers) here, any other with
+// encoding/json.
 func (w *jsonWriter) leaf(v any) error {
+	switch v := v.(type) {
+	case nil:
+		w.buf.WriteString("null")
+		return nil
+	case bool:
+		w.buf.WriteString(strconv.FormatBool(v))
+		return nil
+	case string:
+		if plainJSONString(v) {
+			w.buf.WriteByte('"')
+			w.buf.WriteString(v)
+			w.buf.WriteByte('"')
+			return nil
+		}
+	case json.Number:
+		if validJSONNumber(string(v)) {
+			w.buf.WriteString(string(v))
+			return nil
+		}
+	}
+	// Encode adds a newline, removed here.
 	if err := w.enc.Encode(v); err != nil {
 		return err
 	}
 	w.buf.Truncate(w.buf.Len() - 1)
 	return nil
+}
+
+// plainJSONString reports whether json.Marshal writes s as it is between
+// quotes: printable ASCII, without the characters it escapes.
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+// validJSONNumber reports whether s is a number by JSON's grammar, which
+// json.Marshal writes as it is.
+func validJSONNumber(s string) bool {
+	d := jsonDecoder{s: s}
+	return d.scanNumber() == "" && d.pos == len(s)
 }

@@ -14,7 +14,8 @@ func TestJSONWriterMatchesMarshal(t *testing.T) {
 	self := map[string]any{}
 	self["me"] = self
 	values := []any{
-		nil, true, false, "", "s", "<&>\u2028\u2029", "\xff\x00", json.Number("12345678901234567890"), 1.5, 1e21, -0.0, 42, int64(-7), uint8(3),
+		nil, true, false, "", "s", "<&>\u2028\u2029", "\xff\x00", json.Number("12345678901234567890"),
+		json.Number(""), json.Number("01"), json.Number("1."), json.Number("-"), json.Number("+1"), json.Number("1e5"), json.Number("-0.5E-7"), json.Number("Inf"), json.Number(" 1"), 1.5, 1e21, -0.0, 42, int64(-7), uint8(3),
 		map[string]any(nil), map[string]any{}, []any(nil), []any{},
 		map[string]any{"b": 1, "a": []any{"x", nil, map[string]any{"z": true, "y": json.Number("2")}}, "é": "ü", "<k>": 1, "\"q\"": 2, "a\x00": 3},
 		map[string]string{"named": "map"}, []string{"typed", "slice"}, []byte("bytes"), time.Unix(0, 0).UTC(),
