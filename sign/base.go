@@ -1,6 +1,7 @@
 package sign
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -54,15 +55,16 @@ func appendSignatureParams(b []byte, components []string, params []param) []byte
 // from its URL, since that is what a client (or http.Transport) sends,
 // even if RequestURI and TLS were copied from an incoming request.
 func appendBase(b []byte, r *http.Request, server bool, components []string, params []param) ([]byte, error) {
+	t := target{r: r, server: server}
 	for _, c := range components {
 		b = appendString(b, c)
 		b = append(b, ": "...)
 		n := len(b)
 		var err error
-		if b, err = appendComponent(b, r, server, c); err != nil {
+		if b, err = appendComponent(b, &t, c); err != nil {
 			return nil, err
 		}
-		if strings.ContainsAny(string(b[n:]), "\r\n") {
+		if bytes.ContainsAny(b[n:], "\r\n") {
 			return nil, fmt.Errorf("%w %q: value contains a line break", errComponent, c)
 		}
 		b = append(b, '\n')
@@ -89,8 +91,26 @@ func checkComponent(c string) error {
 	return nil
 }
 
-// appendComponent appends the value of one covered component of r.
-func appendComponent(b []byte, r *http.Request, server bool, c string) ([]byte, error) {
+// target is the request whose components a base covers, with its path
+// and query once split (@target-uri, @path and @query all need them).
+type target struct {
+	r           *http.Request
+	server      bool
+	split       bool
+	path, query string
+}
+
+func (t *target) pathQuery() (path, query string) {
+	if !t.split {
+		t.path, t.query = pathQuery(t.r, t.server)
+		t.split = true
+	}
+	return t.path, t.query
+}
+
+// appendComponent appends the value of one covered component of t.r.
+func appendComponent(b []byte, t *target, c string) ([]byte, error) {
+	r, server := t.r, t.server
 	switch c {
 	case "@method":
 		return append(b, method(r)...), nil
@@ -102,7 +122,7 @@ func appendComponent(b []byte, r *http.Request, server bool, c string) ([]byte, 
 		b = append(b, scheme(r, server)...)
 		b = append(b, "://"...)
 		b = append(b, authority(r, server)...)
-		path, query := pathQuery(r, server)
+		path, query := t.pathQuery()
 		b = append(b, path...)
 		if query != "" {
 			b = append(b, '?')
@@ -112,10 +132,10 @@ func appendComponent(b []byte, r *http.Request, server bool, c string) ([]byte, 
 	case "@request-target":
 		return append(b, requestURI(r, server)...), nil
 	case "@path":
-		path, _ := pathQuery(r, server)
+		path, _ := t.pathQuery()
 		return append(b, path...), nil
 	case "@query":
-		_, query := pathQuery(r, server)
+		_, query := t.pathQuery()
 		b = append(b, '?')
 		return append(b, query...), nil
 	}

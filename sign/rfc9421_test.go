@@ -153,7 +153,7 @@ func TestDerivedComponents(t *testing.T) {
 			}
 			for c, want := range tt.want {
 				for side, r := range map[string]*http.Request{"client": out, "server": in} {
-					got, err := appendComponent(nil, r, side == "server", c)
+					got, err := appendComponent(nil, &target{r: r, server: side == "server"}, c)
 					if err != nil || string(got) != want {
 						t.Errorf("%s %s = %q, %v; want %q", side, c, got, err, want)
 					}
@@ -177,8 +177,8 @@ func TestAbsoluteFormTarget(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		path, _ := appendComponent(nil, r, true, "@path")
-		query, _ := appendComponent(nil, r, true, "@query")
+		path, _ := appendComponent(nil, &target{r: r, server: true}, "@path")
+		query, _ := appendComponent(nil, &target{r: r, server: true}, "@query")
 		if string(path) != tt.path || string(query) != tt.query {
 			t.Errorf("%s: @path %q @query %q, want %q %q", tt.target, path, query, tt.path, tt.query)
 		}
@@ -188,11 +188,11 @@ func TestAbsoluteFormTarget(t *testing.T) {
 // TestFieldComponent checks that field lines are trimmed and combined.
 func TestFieldComponent(t *testing.T) {
 	r := fromWire(t, []byte("GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 192.0.2.1 \r\nX-Forwarded-For:\t192.0.2.2\r\nX-Forwarded-For: 192.0.2.3, 192.0.2.4\r\n\r\n"))
-	got, err := appendComponent(nil, r, true, "x-forwarded-for")
+	got, err := appendComponent(nil, &target{r: r, server: true}, "x-forwarded-for")
 	if want := "192.0.2.1, 192.0.2.2, 192.0.2.3, 192.0.2.4"; err != nil || string(got) != want {
 		t.Errorf("x-forwarded-for = %q, %v; want %q", got, err, want)
 	}
-	if _, err := appendComponent(nil, r, true, "x-forwarded-host"); !errors.Is(err, errComponent) {
+	if _, err := appendComponent(nil, &target{r: r, server: true}, "x-forwarded-host"); !errors.Is(err, errComponent) {
 		t.Errorf("absent field: %v, want errComponent", err)
 	}
 	r.Header.Set("X-Evil", "a\nb")
