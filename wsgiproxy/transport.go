@@ -24,7 +24,9 @@ type TransportOptions struct {
 	// means DefaultDialTimeout.
 	DialTimeout time.Duration
 	// ResponseHeaderTimeout bounds the wait for the upstream's response
-	// headers once the request is sent; zero means DefaultTimeout.
+	// headers once the request is sent; zero means DefaultTimeout. On a
+	// busy connection the lean transport may end the wait up to a
+	// sixteenth of it early, never late.
 	ResponseHeaderTimeout time.Duration
 	// MaxIdleConnsPerHost is how many idle keep-alive connections to
 	// the upstream are kept; zero means DefaultMaxIdleConnsPerHost, a

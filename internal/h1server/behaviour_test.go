@@ -73,50 +73,36 @@ func TestExpectContinue(t *testing.T) {
 }
 
 // TestClientGone cancels the request's context when the client closes
-// its connection while the handler runs.
+// its connection while the handler runs: on a first request, and on a
+// later one that starts while the timer armed for an earlier one is
+// still pending.
 func TestClientGone(t *testing.T) {
-	cancelled := make(chan bool, 1)
-	addr := startLean(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-			cancelled <- true
-		case <-time.After(5 * time.Second):
-			cancelled <- false
-		}
-	}), nil)
-	c, _ := dial(t, addr)
-	io.WriteString(c, get("/slow"))
-	time.Sleep(200 * time.Millisecond)
-	c.Close()
-	if !<-cancelled {
-		t.Error("the context lived on after the client left")
-	}
-}
-
-// TestClientGoneLater cancels the context of a later request on a
-// connection too, one that starts while the timer armed for an earlier
-// one is still pending.
-func TestClientGoneLater(t *testing.T) {
-	cancelled := make(chan bool, 1)
-	addr := startLean(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/slow" {
-			return
-		}
-		select {
-		case <-r.Context().Done():
-			cancelled <- true
-		case <-time.After(5 * time.Second):
-			cancelled <- false
-		}
-	}), nil)
-	c, br := dial(t, addr)
-	readRespAfter(t, c, br, get("/fast"))
-	time.Sleep(watchDelay / 2)
-	io.WriteString(c, get("/slow"))
-	time.Sleep(2 * watchDelay)
-	c.Close()
-	if !<-cancelled {
-		t.Error("the context lived on after the client left")
+	for _, later := range []bool{false, true} {
+		t.Run(fmt.Sprintf("later=%v", later), func(t *testing.T) {
+			cancelled := make(chan bool, 1)
+			addr := startLean(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/slow" {
+					return
+				}
+				select {
+				case <-r.Context().Done():
+					cancelled <- true
+				case <-time.After(5 * time.Second):
+					cancelled <- false
+				}
+			}), nil)
+			c, br := dial(t, addr)
+			if later {
+				readRespAfter(t, c, br, get("/fast"))
+				time.Sleep(watchDelay / 2)
+			}
+			io.WriteString(c, get("/slow"))
+			time.Sleep(2 * watchDelay)
+			c.Close()
+			if !<-cancelled {
+				t.Error("the context lived on after the client left")
+			}
+		})
 	}
 }
 
