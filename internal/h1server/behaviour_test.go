@@ -343,6 +343,20 @@ func TestDeadlines(t *testing.T) {
 			t.Errorf("read %v, want the server to close the connection", err)
 		}
 	}
+	// slowBody sends a POST whose body comes after a pause, on a fresh
+	// connection or after a first request.
+	slowBody := func(later bool) func(t *testing.T, c net.Conn, br *bufio.Reader) {
+		return func(t *testing.T, c net.Conn, br *bufio.Reader) {
+			if later {
+				readRespAfter(t, c, br, get("/a"))
+			}
+			io.WriteString(c, post)
+			time.Sleep(pause)
+			if got := readRespAfter(t, c, br, "hi"); got != "200 /p hi" {
+				t.Errorf("answer %q", got)
+			}
+		}
+	}
 	tests := []struct {
 		name       string
 		idle, head time.Duration
@@ -371,21 +385,8 @@ func TestDeadlines(t *testing.T) {
 			}
 			closedByServer(t, br)
 		}},
-		{"slow body of a first request", short, short, func(t *testing.T, c net.Conn, br *bufio.Reader) {
-			io.WriteString(c, post)
-			time.Sleep(pause)
-			if got := readRespAfter(t, c, br, "hi"); got != "200 /p hi" {
-				t.Errorf("answer %q", got)
-			}
-		}},
-		{"slow body of a later request", short, short, func(t *testing.T, c net.Conn, br *bufio.Reader) {
-			readRespAfter(t, c, br, get("/a"))
-			io.WriteString(c, post)
-			time.Sleep(pause)
-			if got := readRespAfter(t, c, br, "hi"); got != "200 /p hi" {
-				t.Errorf("answer %q", got)
-			}
-		}},
+		{"slow body of a first request", short, short, slowBody(false)},
+		{"slow body of a later request", short, short, slowBody(true)},
 		{"slow body after 100 Continue", short, short, func(t *testing.T, c net.Conn, br *bufio.Reader) {
 			readRespAfter(t, c, br, get("/a"))
 			io.WriteString(c, "POST /p HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
