@@ -64,7 +64,7 @@ func appendBase(b []byte, r *http.Request, server bool, components []string, par
 		if b, err = appendComponent(b, &t, c); err != nil {
 			return nil, err
 		}
-		if bytes.ContainsAny(b[n:], "\r\n") {
+		if v := b[n:]; bytes.IndexByte(v, '\n') >= 0 || bytes.IndexByte(v, '\r') >= 0 {
 			return nil, fmt.Errorf("%w %q: value contains a line break", errComponent, c)
 		}
 		b = append(b, '\n')

@@ -389,16 +389,17 @@ func appendBareItem(b []byte, v bareItem) []byte {
 // holds only printable ASCII (parsed strings and our own values do).
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
-	for {
-		i := strings.IndexAny(s, "\"\\")
-		if i < 0 {
-			break
+	// A byte loop: strings.IndexAny builds a set on every call, which
+	// costs more than these short strings take to scan.
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '"' || c == '\\' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', c)
+			start = i + 1
 		}
-		b = append(b, s[:i]...)
-		b = append(b, '\\', s[i])
-		s = s[i+1:]
 	}
-	b = append(b, s...)
+	b = append(b, s[start:]...)
 	return append(b, '"')
 }
 
