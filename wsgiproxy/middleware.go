@@ -203,26 +203,6 @@ func (rs *restored) setPath(escaped string) {
 	rs.urlSet = true
 }
 
-// ctxHeaders are the context headers of a request, gathered in one
-// pass over its header map: finding one among them costs a few string
-// comparisons instead of a hash.
-type ctxHeaders []headerEntry
-
-type headerEntry struct {
-	name string // as in the header map
-	vals []string
-}
-
-// get returns the values of the header name (canonical form).
-func (c ctxHeaders) get(name string) []string {
-	for _, e := range c {
-		if e.name == name {
-			return e.vals
-		}
-	}
-	return nil
-}
-
 // keyHeader is one X-Wsgiproxy-{Str,Unicode,Json,Pickle}-N header.
 type keyHeader struct {
 	name string
@@ -252,12 +232,16 @@ func (m *Middleware) restore(r *http.Request) (*http.Request, int, error) {
 	// headers.
 	var ctxBuf [16]headerEntry
 	var keysBuf [8]keyHeader
-	ctx, keys := ctxHeaders(ctxBuf[:0]), keysBuf[:0]
+	ctx, keys := ctxHeaders{all: ctxBuf[:0]}, keysBuf[:0]
 	for name, vals := range h {
 		if !contextHeader(name) {
 			continue
 		}
-		ctx = append(ctx, headerEntry{name, vals})
+		ctx.all = append(ctx.all, headerEntry{name, vals})
+		if k, ok := lookupKnownHeader(name); ok {
+			ctx.known[k] = vals
+			continue
+		}
 		if kind, ok := parseKeyHeader(name); ok && trust == trustFull {
 			keys = append(keys, keyHeader{name, kind, vals})
 		}
@@ -272,14 +256,14 @@ func (m *Middleware) restore(r *http.Request) (*http.Request, int, error) {
 		extra:      st.extra,
 	}
 	if trust != untrusted {
-		if err := m.readHeaders(ctx, keys, &rs); err != nil {
+		if err := m.readHeaders(&ctx, keys, &rs); err != nil {
 			return nil, http.StatusBadRequest, err
 		}
 	}
 	if err := m.force(&rs); err != nil {
 		return nil, http.StatusBadRequest, err
 	}
-	for _, e := range ctx {
+	for _, e := range ctx.all {
 		delete(h, e.name)
 	}
 
@@ -338,8 +322,8 @@ func (m *Middleware) trust(r *http.Request) (trustLevel, error) {
 }
 
 // readHeaders reads every context header of a trusted request into rs.
-func (m *Middleware) readHeaders(h ctxHeaders, keys []keyHeader, rs *restored) error {
-	if v, ok := first(h, HeaderVersion); ok && v != ProtocolVersion {
+func (m *Middleware) readHeaders(h *ctxHeaders, keys []keyHeader, rs *restored) error {
+	if v, ok := first(h, hVersion); ok && v != ProtocolVersion {
 		return headerErr("X-WSGIProxy-Version", "unsupported version %q (want %s)", v, ProtocolVersion)
 	}
 	fwd, err := m.forwarded(h)
@@ -361,8 +345,8 @@ func (m *Middleware) readHeaders(h ctxHeaders, keys []keyHeader, rs *restored) e
 	return m.readKeys(keys, rs)
 }
 
-func (m *Middleware) forwarded(h ctxHeaders) ([]forwardedElement, error) {
-	lines := h.get(HeaderForwarded)
+func (m *Middleware) forwarded(h *ctxHeaders) ([]forwardedElement, error) {
+	lines := h.known[hForwarded]
 	if len(lines) == 0 {
 		return nil, nil
 	}
@@ -373,10 +357,10 @@ func (m *Middleware) forwarded(h ctxHeaders) ([]forwardedElement, error) {
 	return els, nil
 }
 
-func (m *Middleware) readClient(h ctxHeaders, fwd []forwardedElement, rs *restored) error {
+func (m *Middleware) readClient(h *ctxHeaders, fwd []forwardedElement, rs *restored) error {
 	var buf [4]netip.Addr
 	addrs := buf[:0]
-	if lines := h.get(HeaderForwardedFor); len(lines) > 0 {
+	if lines := h.known[hForwardedFor]; len(lines) > 0 {
 		for _, line := range lines {
 			for rest, more := line, true; more; {
 				var e string
@@ -407,17 +391,17 @@ func (m *Middleware) readClient(h ctxHeaders, fwd []forwardedElement, rs *restor
 	return nil
 }
 
-func readScheme(h ctxHeaders, fwd []forwardedElement, rs *restored) error {
-	name, v, ok := firstOf(h, HeaderOverrideScheme, HeaderForwardedScheme)
+func readScheme(h *ctxHeaders, fwd []forwardedElement, rs *restored) error {
+	k, v, ok := firstOf(h, hOverrideScheme, hForwardedScheme)
 	if !ok {
-		if vals, found := lastList(h, HeaderForwardedProto); found {
-			name, v, ok = HeaderForwardedProto, vals, true
+		if vals, found := lastList(h, hForwardedProto); found {
+			k, v, ok = hForwardedProto, vals, true
 		}
 	}
 	if !ok {
 		for i := len(fwd) - 1; i >= 0; i-- {
 			if fwd[i].Proto != "" {
-				name, v, ok = HeaderForwarded, fwd[i].Proto, true
+				k, v, ok = hForwarded, fwd[i].Proto, true
 				break
 			}
 		}
@@ -427,37 +411,37 @@ func readScheme(h ctxHeaders, fwd []forwardedElement, rs *restored) error {
 	}
 	v = strings.ToLower(v)
 	if !validScheme(v) {
-		return headerErr(displayName(name), "scheme %q: want http or https", v)
+		return headerErr(displayName(knownHeaderNames[k]), "scheme %q: want http or https", v)
 	}
 	rs.scheme = v
 	return nil
 }
 
-func readHost(h ctxHeaders, fwd []forwardedElement, rs *restored) error {
-	name, v, ok := firstOf(h, HeaderOverrideHost, HeaderForwardedServer)
+func readHost(h *ctxHeaders, fwd []forwardedElement, rs *restored) error {
+	k, v, ok := firstOf(h, hOverrideHost, hForwardedServer)
 	standard := false
 	if !ok {
-		if last, found := lastList(h, HeaderForwardedHost); found {
-			name, v, ok, standard = HeaderForwardedHost, last, true, true
+		if last, found := lastList(h, hForwardedHost); found {
+			k, v, ok, standard = hForwardedHost, last, true, true
 		}
 	}
 	if !ok {
 		for i := len(fwd) - 1; i >= 0; i-- {
 			if fwd[i].Host != "" {
-				name, v, ok, standard = HeaderForwarded, fwd[i].Host, true, true
+				k, v, ok, standard = hForwarded, fwd[i].Host, true, true
 				break
 			}
 		}
 	}
 	if ok {
 		if err := checkHost(v); err != nil {
-			return headerErr(displayName(name), "host %q: %v", v, err)
+			return headerErr(displayName(knownHeaderNames[k]), "host %q: %v", v, err)
 		}
 		rs.host = v
 	} else {
 		standard = true
 	}
-	if port, found := lastList(h, HeaderForwardedPort); found && standard {
+	if port, found := lastList(h, hForwardedPort); found && standard {
 		if err := checkPort(port); err != nil {
 			return headerErr(HeaderForwardedPort, "port %q: %v", port, err)
 		}
@@ -476,25 +460,25 @@ func hostWithPort(host, port, scheme string) string {
 	return net.JoinHostPort(name, port)
 }
 
-func readPath(h ctxHeaders, rs *restored) error {
-	if v, ok := first(h, HeaderOverrideScriptName); ok {
+func readPath(h *ctxHeaders, rs *restored) error {
+	if v, ok := first(h, hOverrideScriptName); ok {
 		sn, err := cleanScriptName(v)
 		if err != nil {
 			return headerErr("X-WSGIProxy-Script-Name", "%q %v", v, err)
 		}
 		rs.scriptName = sn
-	} else if name, v, ok := firstOf(h, HeaderScriptName, HeaderForwardedScript, HeaderForwardedPrefix); ok {
-		if name == HeaderForwardedPrefix {
-			v, _ = lastList(h, HeaderForwardedPrefix)
+	} else if k, v, ok := firstOf(h, hScriptName, hForwardedScript, hForwardedPrefix); ok {
+		if k == hForwardedPrefix {
+			v, _ = lastList(h, hForwardedPrefix)
 		}
 		sn, err := cleanScriptName(v)
 		if err != nil {
-			return headerErr(displayName(name), "%q %v", v, err)
+			return headerErr(displayName(knownHeaderNames[k]), "%q %v", v, err)
 		}
 		rs.scriptName = sn + rs.scriptName
 	}
 
-	if v, ok := first(h, HeaderTraversalPath); ok {
+	if v, ok := first(h, hTraversalPath); ok {
 		tp := normalizePrefix(v)
 		if err := CheckPrefix(tp); err != nil {
 			return headerErr(HeaderTraversalPath, "%q %v", v, err)
@@ -507,13 +491,13 @@ func readPath(h ctxHeaders, rs *restored) error {
 			rs.setPath(rest)
 		}
 	}
-	if v, ok := first(h, HeaderOverridePathInfo); ok {
+	if v, ok := first(h, hOverridePathInfo); ok {
 		if v != "" && v[0] != '/' || hasControl(v) {
 			return headerErr("X-WSGIProxy-Path-Info", "%q: want a path starting with / without control bytes", v)
 		}
 		rs.url.Path, rs.url.RawPath, rs.urlSet = v, "", true
 	}
-	if v, ok := first(h, HeaderOverrideQuery); ok {
+	if v, ok := first(h, hOverrideQuery); ok {
 		if hasControl(v) || strings.ContainsAny(v, " #") {
 			return headerErr("X-WSGIProxy-Query-String", "%q: not a raw query string", v)
 		}
@@ -700,38 +684,6 @@ func hasControl(s string) bool {
 		}
 	}
 	return false
-}
-
-// first returns the first value of a header.
-func first(h ctxHeaders, name string) (string, bool) {
-	if vals := h.get(name); len(vals) > 0 {
-		return strings.TrimSpace(vals[0]), true
-	}
-	return "", false
-}
-
-// firstOf returns the first header of names that is present.
-func firstOf(h ctxHeaders, names ...string) (string, string, bool) {
-	for _, n := range names {
-		if v, ok := first(h, n); ok {
-			return n, v, true
-		}
-	}
-	return "", "", false
-}
-
-// lastList returns the last entry of a comma-separated list header: the
-// one the nearest proxy added.
-func lastList(h ctxHeaders, name string) (string, bool) {
-	vals := h.get(name)
-	if len(vals) == 0 {
-		return "", false
-	}
-	v := vals[len(vals)-1]
-	if i := strings.LastIndexByte(v, ','); i >= 0 {
-		v = v[i+1:]
-	}
-	return strings.TrimSpace(v), true
 }
 
 // displayName spells a header as the protocol documents it.

@@ -267,8 +267,11 @@ func contextHeader(name string) bool {
 	return false
 }
 
+// hasPrefixFold reports whether s starts with prefix in any case. The
+// prefixes are canonical, as Go's servers key header maps, so most names
+// match without folding.
 func hasPrefixFold(s, prefix string) bool {
-	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+	return strings.HasPrefix(s, prefix) || len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // removeContextHeaders deletes every proxy-context header from h.
