@@ -38,7 +38,9 @@ func lowerName(name string) string {
 	l = strings.ToLower(name)
 	namesMu.Lock()
 	if len(lowerNames) < maxCachedNames {
-		lowerNames[name] = l
+		// Copies: name, and l when already lower case, may be part of a
+		// request head, which the cache would otherwise keep.
+		lowerNames[strings.Clone(name)] = strings.Clone(l)
 	}
 	namesMu.Unlock()
 	return l

@@ -43,3 +43,29 @@ func TestCaches(t *testing.T) {
 		t.Errorf("%d cached secrets, bound %d", n, maxCachedSecrets)
 	}
 }
+
+// TestLowerNameKeepsNoRequestMemory: a cached name must not hold the
+// request head its field name came from, lower case or not.
+func TestLowerNameKeepsNoRequestMemory(t *testing.T) {
+	namesMu.Lock()
+	saved := lowerNames
+	lowerNames = map[string]string{}
+	namesMu.Unlock()
+	t.Cleanup(func() {
+		namesMu.Lock()
+		lowerNames = saved
+		namesMu.Unlock()
+	})
+	for _, name := range []string{"X-Forwarded-For", "x-forwarded-host"} {
+		head, kept := requestMemory(name + ": value\r\n")
+		if got := lowerName(head[:len(name)]); got != strings.ToLower(name) {
+			t.Fatalf("lowerName(%q) = %q", name, got)
+		}
+		if kept() {
+			t.Errorf("the cache keeps the head of %q", name)
+		}
+		if _, ok := lowerNames[name]; !ok {
+			t.Errorf("%q not cached", name)
+		}
+	}
+}

@@ -6,9 +6,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
+	"weak"
 )
 
 // Test secrets, each at least MinSecretLen bytes.
@@ -109,4 +112,17 @@ func fromWire(t testing.TB, b []byte) *http.Request {
 func toServer(t testing.TB, out *http.Request) *http.Request {
 	t.Helper()
 	return fromWire(t, wire(t, out))
+}
+
+// requestMemory returns s in memory of its own, as a server's request
+// head holds it, and a function that reports whether anything still
+// keeps that memory after a collection.
+func requestMemory(s string) (string, func() bool) {
+	buf := new([4096]byte)
+	n := copy(buf[:], s)
+	w := weak.Make(buf)
+	return unsafe.String(&buf[0], n), func() bool {
+		runtime.GC()
+		return w.Value() != nil
+	}
 }

@@ -3,6 +3,7 @@ package sign
 import (
 	"container/heap"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 )
@@ -23,7 +24,9 @@ type NonceStore interface {
 	// Seen reports whether nonce has been recorded and not yet forgotten;
 	// if not, it records it until the time until (included), after
 	// which the signature has expired anyway. An error means the nonce could not
-	// be checked; the request is then refused.
+	// be checked; the request is then refused. The nonce may share memory
+	// with the request's head: a store that keeps it in memory keeps a
+	// copy, or each nonce held would hold a whole head.
 	Seen(nonce string, until time.Time) (seen bool, err error)
 }
 
@@ -70,6 +73,7 @@ func (s *MemoryNonceStore) Seen(nonce string, until time.Time) (bool, error) {
 	if s.seen == nil {
 		s.seen = make(map[string]struct{})
 	}
+	nonce = strings.Clone(nonce) // not the request's memory: see NonceStore
 	s.seen[nonce] = struct{}{}
 	heap.Push(&s.expiry, nonceEntry{nonce: nonce, until: until})
 	return false, nil

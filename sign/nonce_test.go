@@ -3,6 +3,7 @@ package sign
 import (
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -78,5 +79,23 @@ func TestMemoryNonceStoreConcurrent(t *testing.T) {
 		if k != 1 {
 			t.Errorf("nonce %s accepted %d times", n, k)
 		}
+	}
+}
+
+// TestMemoryNonceStoreKeepsNoRequestMemory: a nonce held for the window
+// must not hold the request head it was parsed from.
+func TestMemoryNonceStoreKeepsNoRequestMemory(t *testing.T) {
+	s := &MemoryNonceStore{}
+	head, kept := requestMemory(`Signature-Input: sig1=();nonce="n0nce-from-a-head"` + "\r\n")
+	nonce := head[strings.Index(head, "n0nce"):strings.LastIndex(head, `"`)]
+	until := time.Now().Add(time.Minute)
+	if seen, err := s.Seen(nonce, until); seen || err != nil {
+		t.Fatalf("first Seen = %v, %v", seen, err)
+	}
+	if kept() {
+		t.Error("the store keeps the head the nonce came from")
+	}
+	if seen, err := s.Seen("n0nce-from-a-head", until); !seen || err != nil {
+		t.Errorf("Seen again = %v, %v; want true", seen, err)
 	}
 }
