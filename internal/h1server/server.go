@@ -38,10 +38,10 @@ const DefaultMaxHeaderBytes = 64 << 10
 // still count until the first body byte is sent; header fields are
 // written unsorted; a head with "Expect" other than 100-continue is
 // answered 417 without a Date; "PRI * HTTP/2.0" is answered 505. Header
-// names and values are substrings of the request's head, so a handler
-// that keeps one past the request (in a cache, a nonce store) keeps the
-// whole head, up to MaxHeaderBytes: it should keep a copy
-// (strings.Clone).
+// values, and names sent in canonical form, are substrings of the
+// request's head, so a handler that keeps one past the request (in a
+// cache, a nonce store) keeps the whole head, up to MaxHeaderBytes: it
+// should keep a copy (strings.Clone).
 type Server struct {
 	// Handler serves the requests; nil means http.DefaultServeMux.
 	Handler http.Handler
