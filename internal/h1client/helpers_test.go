@@ -141,7 +141,11 @@ func get(t *testing.T, tr http.RoundTripper, url string) (*http.Response, string
 // idleCount is the number of idle connections tr keeps for url's host.
 func idleCount(tr *Transport, rawURL string) int {
 	addr := strings.TrimPrefix(rawURL, "http://")
-	p := tr.pool(addr)
+	v, ok := tr.pools.Load(addr)
+	if !ok {
+		return 0
+	}
+	p := v.(*pool)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.idle)

@@ -32,6 +32,7 @@ import (
 	"net/textproto"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -91,8 +92,9 @@ type Transport struct {
 	// MaxIdleConns is how many idle connections are kept per upstream
 	// address; zero means DefaultMaxIdleConns, a negative value none.
 	MaxIdleConns int
-	// IdleConnTimeout is how long a connection may stay idle before it is
-	// closed instead of reused; zero means DefaultIdleConnTimeout.
+	// IdleConnTimeout is how long a connection may stay idle; then it is
+	// closed, whether or not another request comes. Zero means
+	// DefaultIdleConnTimeout.
 	IdleConnTimeout time.Duration
 	// MaxResponseHeaderBytes bounds the size of a response head; zero
 	// means DefaultMaxHeaderBytes.
@@ -107,17 +109,11 @@ type Transport struct {
 
 	initOnce sync.Once
 	dialer   net.Dialer
-	pools    sync.Map // addr -> *pool
+	pools    sync.Map    // addr -> *pool
+	reaping  atomic.Bool // a reap is scheduled (idle.go)
 	readers  sync.Pool
 	writers  sync.Pool
 	copyBufs sync.Pool
-}
-
-// pool holds the idle connections to one address, the most recently used
-// last.
-type pool struct {
-	mu   sync.Mutex
-	idle []*conn
 }
 
 func (t *Transport) init() {
@@ -204,25 +200,6 @@ func (t *Transport) roundTrip(req *http.Request, x *Exchange) (*http.Response, e
 	}
 }
 
-// CloseIdleConnections closes the idle connections, and those of
-// Fallback.
-func (t *Transport) CloseIdleConnections() {
-	t.pools.Range(func(_, v any) bool {
-		p := v.(*pool)
-		p.mu.Lock()
-		idle := p.idle
-		p.idle = nil
-		p.mu.Unlock()
-		for _, c := range idle {
-			c.closeConn()
-		}
-		return true
-	})
-	if ci, ok := t.fallback().(interface{ CloseIdleConnections() }); ok {
-		ci.CloseIdleConnections()
-	}
-}
-
 func (t *Transport) fallback() http.RoundTripper {
 	if t.Fallback != nil {
 		return t.Fallback
@@ -244,10 +221,10 @@ func handles(req *http.Request) bool {
 // getConn returns an idle connection to addr that still looks alive, or
 // dials one.
 func (t *Transport) getConn(ctx context.Context, addr string, replayable, fresh bool) (*conn, error) {
-	if !fresh {
-		p := t.pool(addr)
+	if p, ok := t.pools.Load(addr); ok && !fresh {
+		p := p.(*pool)
 		now := time.Now()
-		idleTimeout := orDuration(t.IdleConnTimeout, DefaultIdleConnTimeout)
+		idleTimeout := t.idleTimeout()
 		for range maxPoolScan {
 			p.mu.Lock()
 			n := len(p.idle)
@@ -281,33 +258,6 @@ func (t *Transport) getConn(ctx context.Context, addr string, replayable, fresh 
 	c := &conn{t: t, addr: addr, nc: nc}
 	c.src.c = c
 	return c, nil
-}
-
-func (t *Transport) pool(addr string) *pool {
-	if v, ok := t.pools.Load(addr); ok {
-		return v.(*pool)
-	}
-	v, _ := t.pools.LoadOrStore(addr, &pool{})
-	return v.(*pool)
-}
-
-// putIdle returns c to its pool, or closes it when the pool is full.
-func (t *Transport) putIdle(c *conn) {
-	max := t.MaxIdleConns
-	if max == 0 {
-		max = DefaultMaxIdleConns
-	}
-	c.idleAt = time.Now()
-	c.releaseReader()
-	p := t.pool(c.addr)
-	p.mu.Lock()
-	if len(p.idle) >= max {
-		p.mu.Unlock()
-		c.closeConn()
-		return
-	}
-	p.idle = append(p.idle, c)
-	p.mu.Unlock()
 }
 
 func (t *Transport) getReader(c *conn) *bufio.Reader {

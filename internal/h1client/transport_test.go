@@ -594,6 +594,60 @@ func TestIdleConnTimeout(t *testing.T) {
 	}
 }
 
+// TestIdleConnsReaped: idle connections are closed once they time out,
+// with no request to find them, and an emptied pool is forgotten; a
+// connection put back afterwards goes to a new pool and is reaped too.
+func TestIdleConnsReaped(t *testing.T) {
+	release := make(chan struct{})
+	s, opened, closed := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/wait" {
+			<-release
+		}
+	})
+	tr := &Transport{IdleConnTimeout: 50 * time.Millisecond}
+	defer tr.CloseIdleConnections()
+	addr := strings.TrimPrefix(s.URL, "http://")
+	for round := range 2 {
+		var wg sync.WaitGroup
+		for range 3 {
+			wg.Go(func() { get(t, tr, s.URL+"/wait") })
+		}
+		eventually(func() bool { return opened.Load() == int32(3*(round+1)) })
+		close(release)
+		wg.Wait()
+		release = make(chan struct{})
+		if n := idleCount(tr, s.URL); n != 3 {
+			t.Fatalf("round %d: %d idle connections, want 3", round, n)
+		}
+		if !eventually(func() bool { return closed.Load() == int32(3*(round+1)) }) {
+			t.Fatalf("round %d: the server saw %d of %d connections closed", round, closed.Load(), 3*(round+1))
+		}
+		if _, ok := tr.pools.Load(addr); ok {
+			t.Errorf("round %d: the emptied pool is still kept", round)
+		}
+	}
+}
+
+// TestIdleReapRace puts connections back while the reaper runs often.
+func TestIdleReapRace(t *testing.T) {
+	s, _, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {})
+	tr := &Transport{IdleConnTimeout: time.Millisecond}
+	defer tr.CloseIdleConnections()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for i := range 50 {
+				get(t, tr, s.URL)
+				time.Sleep(time.Duration(i%3) * time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	if !eventually(func() bool { return idleCount(tr, s.URL) == 0 }) {
+		t.Errorf("%d idle connections left past their timeout", idleCount(tr, s.URL))
+	}
+}
+
 func TestGot1xxResponse(t *testing.T) {
 	s := newRawServer(t, func(w *bufio.Writer, req *http.Request, conn, n int) bool {
 		w.WriteString("HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
