@@ -157,7 +157,14 @@ func (e *sfError) Unwrap() error { return errSF }
 
 func (p *sfParser) innerList() ([]item, error) {
 	p.i++ // '('
-	var list []item
+	// Room for every item up to the first ')', counted by their
+	// separators: growing the slice item by item costs more than the
+	// parse.
+	n := len(p.s) - p.i
+	if end := strings.IndexByte(p.s[p.i:], ')'); end >= 0 {
+		n = end
+	}
+	list := make([]item, 0, strings.Count(p.s[p.i:p.i+n], " ")+1)
 	for p.i < len(p.s) {
 		p.skipSP()
 		if p.peek() == ')' {

@@ -53,14 +53,21 @@ func (s *signature) covers(c string) bool {
 }
 
 // coversField reports whether the signature covers the field name, in
-// any case.
+// any case. Covered field names are lower case (checkComponent), so the
+// name is lowered once and compared exactly.
 func (s *signature) coversField(name string) bool {
-	for _, x := range s.components {
-		if strings.EqualFold(x, name) {
-			return true
-		}
+	var buf [64]byte
+	if len(name) > len(buf) {
+		return s.covers(strings.ToLower(name))
 	}
-	return false
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	return s.covers(string(buf[:len(name)]))
 }
 
 // parseSignature finds the signature with the given label in the values
@@ -81,7 +88,7 @@ func parseSignature(inputs, sigs []string, label string) (*signature, error) {
 	if !in.inner {
 		return nil, fmt.Errorf("%w: Signature-Input: %s is not an inner list", ErrMalformed, label)
 	}
-	s := &signature{mac: sm.item.value.b, params: in.params}
+	s := &signature{mac: sm.item.value.b, params: in.params, components: make([]string, 0, len(in.list))}
 	for _, it := range in.list {
 		if it.value.kind != kindString {
 			return nil, fmt.Errorf("%w: Signature-Input: component is not a string", ErrMalformed)

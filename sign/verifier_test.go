@@ -111,6 +111,7 @@ func TestTamper(t *testing.T) {
 		{"query added", setTarget("/myapp/article%2F1?a=1&b=two&c=3"), ErrBadSignature},
 		{"new context header", func(r *http.Request) { r.Header.Set("X-Forwarded-Ssl", "on") }, ErrNotCovered},
 		{"new X-WSGIProxy header", func(r *http.Request) { r.Header.Set("X-Wsgiproxy-Pickle-0", "k v") }, ErrNotCovered},
+		{"new context header in upper case", func(r *http.Request) { r.Header["X-FORWARDED-SSL"] = []string{"on"} }, ErrNotCovered},
 		{"signature removed", func(r *http.Request) { r.Header.Del("Signature") }, ErrMissing},
 		{"signature input removed", func(r *http.Request) { r.Header.Del("Signature-Input") }, ErrMissing},
 	}
