@@ -53,21 +53,9 @@ func (s *signature) covers(c string) bool {
 }
 
 // coversField reports whether the signature covers the field name, in
-// any case. Covered field names are lower case (checkComponent), so the
-// name is lowered once and compared exactly.
+// any case: covered field names are lower case (checkComponent).
 func (s *signature) coversField(name string) bool {
-	var buf [64]byte
-	if len(name) > len(buf) {
-		return s.covers(strings.ToLower(name))
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		buf[i] = c
-	}
-	return s.covers(string(buf[:len(name)]))
+	return s.covers(lowerName(name))
 }
 
 // parseSignature finds the signature with the given label in the values
