@@ -61,6 +61,9 @@ var knownHeaderNames = [numKnownHeaders]string{
 	hOverrideScriptName: HeaderOverrideScriptName,
 }
 
+// display spells the header as the protocol documents it, for errors.
+func (k knownHeader) display() string { return displayName(knownHeaderNames[k]) }
+
 // lookupKnownHeader numbers a header name in canonical form, as Go's
 // servers key their maps. A switch on constants is a few comparisons,
 // cheaper than hashing the name. TestKnownHeaders checks it against

@@ -411,7 +411,7 @@ func readScheme(h *ctxHeaders, fwd []forwardedElement, rs *restored) error {
 	}
 	v = strings.ToLower(v)
 	if !validScheme(v) {
-		return headerErr(displayName(knownHeaderNames[k]), "scheme %q: want http or https", v)
+		return headerErr(k.display(), "scheme %q: want http or https", v)
 	}
 	rs.scheme = v
 	return nil
@@ -435,7 +435,7 @@ func readHost(h *ctxHeaders, fwd []forwardedElement, rs *restored) error {
 	}
 	if ok {
 		if err := checkHost(v); err != nil {
-			return headerErr(displayName(knownHeaderNames[k]), "host %q: %v", v, err)
+			return headerErr(k.display(), "host %q: %v", v, err)
 		}
 		rs.host = v
 	} else {
@@ -473,7 +473,7 @@ func readPath(h *ctxHeaders, rs *restored) error {
 		}
 		sn, err := cleanScriptName(v)
 		if err != nil {
-			return headerErr(displayName(knownHeaderNames[k]), "%q %v", v, err)
+			return headerErr(k.display(), "%q %v", v, err)
 		}
 		rs.scriptName = sn + rs.scriptName
 	}
