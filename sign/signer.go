@@ -74,6 +74,9 @@ func (s *Signer) Sign(out *http.Request) error {
 	// The base ends with the Signature-Input value for our label.
 	input := base[bytes.LastIndexByte(base, '\n')+1+len(`"@signature-params": `):]
 	out.Header["Signature-Input"] = []string{Label + "=" + string(input)}
-	out.Header["Signature"] = []string{Label + "=:" + base64.StdEncoding.EncodeToString(mac) + ":"}
+	var buf [len(Label) + len("=::") + 44]byte // 44: base64 of a SHA-256 MAC
+	sig := append(buf[:0], Label+"=:"...)
+	sig = base64.StdEncoding.AppendEncode(sig, mac)
+	out.Header["Signature"] = []string{string(append(sig, ':'))}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -436,4 +437,30 @@ func TestThroughReverseProxy(t *testing.T) {
 	if want := "/app/a%2Fb/c?from=front&x=1&y=%20"; resp.StatusCode != http.StatusOK || string(body) != want {
 		t.Errorf("%s %s, want 200 %s", resp.Status, body, want)
 	}
+}
+
+// TestConcurrentSignVerify signs and checks requests from several
+// goroutines at once, each to its own path: the pooled signature bases
+// must not let one request's bytes into another's signature.
+func TestConcurrentSignVerify(t *testing.T) {
+	s, v, _ := pair(t)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 50 {
+				out := newOutgoing(t)
+				out.URL.Path = fmt.Sprintf("/g%d/%s", g, strings.Repeat("r", i*40)) // bases of many sizes
+				out.URL.RawPath = ""
+				if err := s.Sign(out); err != nil {
+					t.Errorf("Sign: %v", err)
+					return
+				}
+				if ok, err := v.Verify(toServer(t, out)); !ok || err != nil {
+					t.Errorf("Verify %s = %v, %v", out.URL.Path, ok, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
