@@ -23,14 +23,17 @@ var errComponent = errors.New("component")
 // the headers that carry a request's context across the hop, which a
 // signature must cover.
 func isContextHeader(name string) bool {
-	return strings.EqualFold(name, "forwarded") || strings.EqualFold(name, "x-script-name") ||
-		hasPrefixFold(name, "x-forwarded-") ||
-		hasPrefixFold(name, "x-traversal-") ||
-		hasPrefixFold(name, "x-wsgiproxy-")
+	return strings.EqualFold(name, "Forwarded") || strings.EqualFold(name, "X-Script-Name") ||
+		hasPrefixFold(name, "X-Forwarded-") ||
+		hasPrefixFold(name, "X-Traversal-") ||
+		hasPrefixFold(name, "X-Wsgiproxy-")
 }
 
+// hasPrefixFold reports whether s starts with prefix in any case. The
+// prefixes are canonical, as Go keys header maps, so most names match
+// without folding.
 func hasPrefixFold(s, prefix string) bool {
-	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+	return strings.HasPrefix(s, prefix) || len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // appendSignatureParams appends the inner list of covered components with
