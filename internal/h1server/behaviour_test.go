@@ -357,6 +357,20 @@ func TestDeadlines(t *testing.T) {
 			}
 		}
 	}
+	// hijacked hijacks a request, on a fresh connection or after a first
+	// request, and talks on the connection after a pause.
+	hijacked := func(later bool) func(t *testing.T, c net.Conn, br *bufio.Reader) {
+		return func(t *testing.T, c net.Conn, br *bufio.Reader) {
+			if later {
+				readRespAfter(t, c, br, get("/a"))
+			}
+			io.WriteString(c, get("/hijack"))
+			time.Sleep(pause)
+			if got := readRespAfter(t, c, br, "ping\n"); got != "200 ping\n" {
+				t.Errorf("answer %q", got)
+			}
+		}
+	}
 	tests := []struct {
 		name       string
 		idle, head time.Duration
@@ -399,21 +413,8 @@ func TestDeadlines(t *testing.T) {
 				t.Errorf("answer %q", got)
 			}
 		}},
-		{"hijacked first request", short, short, func(t *testing.T, c net.Conn, br *bufio.Reader) {
-			io.WriteString(c, get("/hijack"))
-			time.Sleep(pause)
-			if got := readRespAfter(t, c, br, "ping\n"); got != "200 ping\n" {
-				t.Errorf("answer %q", got)
-			}
-		}},
-		{"hijacked later request", short, short, func(t *testing.T, c net.Conn, br *bufio.Reader) {
-			readRespAfter(t, c, br, get("/a"))
-			io.WriteString(c, get("/hijack"))
-			time.Sleep(pause)
-			if got := readRespAfter(t, c, br, "ping\n"); got != "200 ping\n" {
-				t.Errorf("answer %q", got)
-			}
-		}},
+		{"hijacked first request", short, short, hijacked(false)},
+		{"hijacked later request", short, short, hijacked(true)},
 		{"long handler watched", short, short, func(t *testing.T, c net.Conn, br *bufio.Reader) {
 			readRespAfter(t, c, br, get("/a"))
 			if got := readRespAfter(t, c, br, get("/long")); got != "200 ok" {
