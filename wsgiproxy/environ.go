@@ -39,6 +39,7 @@ type state struct {
 	scriptName string
 	scheme     string
 	extra      map[string]any
+	fixed      *fixedKeys // set by WithKeys when extra is its map, else nil
 }
 
 type stateKey struct{}
@@ -66,12 +67,6 @@ func (s *state) urlScheme(r *http.Request) string {
 // emptyState is the state of a request no Middleware or Mount saw; like
 // every state in a context, it is never modified.
 var emptyState state
-
-func (s *state) clone() *state {
-	c := *s
-	c.extra = maps.Clone(s.extra)
-	return &c
-}
 
 // withState returns a shallow copy of r whose context holds s.
 func withState(r *http.Request, s *state) *http.Request {
@@ -151,27 +146,12 @@ func SetKeys(r *http.Request, kv map[string]any) (*http.Request, error) {
 			return r, &KeyError{Key: k}
 		}
 	}
-	s := stateOf(r).clone()
-	if s.extra == nil {
-		s.extra = make(map[string]any, len(kv))
-	}
-	maps.Copy(s.extra, kv)
-	return withState(r, s), nil
-}
-
-// WithKeys returns a handler that puts the fixed extra keys kv into every
-// request's environ before next sees it, as [SetKeys] does: a front's
-// --set. A reserved key is refused with 500 on every request; check kv
-// with [IsReservedKey] when it is built.
-func WithKeys(kv map[string]any, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r2, err := SetKeys(r, kv)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		next.ServeHTTP(w, r2)
-	})
+	s := *stateOf(r)
+	extra := make(map[string]any, len(s.extra)+len(kv))
+	maps.Copy(extra, s.extra)
+	maps.Copy(extra, kv)
+	s.extra, s.fixed = extra, nil
+	return withState(r, &s), nil
 }
 
 // KeyError reports an extra key that may not be used.

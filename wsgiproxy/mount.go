@@ -27,9 +27,9 @@ func Mount(prefix string, h http.Handler) http.Handler {
 			http.Error(w, "404 page not found: outside "+prefix, http.StatusNotFound)
 			return
 		}
-		s := stateOf(r).clone()
+		s := *stateOf(r) // states are never modified: a shallow copy will do
 		s.scriptName += prefix
-		r2 := withState(r, s)
+		r2 := withState(r, &s)
 		r2.URL = u
 		h.ServeHTTP(w, r2)
 	})

@@ -298,7 +298,7 @@ func (p *Proxy) prepare(in, out *http.Request) error {
 		}
 		h[HeaderForwarded] = one(fv)
 	}
-	if err := p.setKeys(h, env.Extra, one); err != nil {
+	if err := p.setKeys(h, stateOf(in), one); err != nil {
 		return err
 	}
 	if p.Signer != nil {
@@ -321,8 +321,21 @@ func (p *Proxy) joinPath(pathInfo string) string {
 	}
 }
 
-// setKeys sets the key headers; one makes a header value.
-func (p *Proxy) setKeys(h http.Header, extra map[string]any, one func(string) []string) error {
+// setKeys sets the key headers of the request whose state is st, taking
+// those of fixed keys from WithKeys's cache; one makes a header value.
+func (p *Proxy) setKeys(h http.Header, st *state, one func(string) []string) error {
+	if st.fixed != nil {
+		enc := st.fixed.encodedFor(p)
+		for _, k := range enc.headers {
+			h[k.name] = one(k.value)
+		}
+		return enc.err
+	}
+	return p.encodeKeys(st.extra, func(name, value string) { h[name] = one(value) })
+}
+
+// encodeKeys passes set the header of each forwarded key extra holds.
+func (p *Proxy) encodeKeys(extra map[string]any, set func(name, value string)) error {
 	for _, k := range p.keys {
 		v, ok := extra[k.name]
 		if !ok {
@@ -332,7 +345,7 @@ func (p *Proxy) setKeys(h http.Header, extra map[string]any, one func(string) []
 		if err != nil {
 			return fmt.Errorf("wsgiproxy: key %q (%s): %v", k.name, k.kind, err)
 		}
-		h[k.header] = one(hv)
+		set(k.header, hv)
 	}
 	return nil
 }
