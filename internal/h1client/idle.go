@@ -42,7 +42,7 @@ func (t *Transport) putIdle(c *conn) {
 		break
 	}
 	if !t.reaping.Load() && t.reaping.CompareAndSwap(false, true) {
-		time.AfterFunc(t.idleTimeout(), t.reap)
+		time.AfterFunc(min(t.idleTimeout(), t.probeInterval()), t.reap)
 	}
 }
 
@@ -50,28 +50,40 @@ func (t *Transport) idleTimeout() time.Duration {
 	return orDuration(t.IdleConnTimeout, DefaultIdleConnTimeout)
 }
 
+// reapProbeInterval is how often the reaper looks for idle connections
+// that their peer has closed: a backend with a short keep-alive (gunicorn:
+// 2 s) would otherwise leave them in CLOSE_WAIT until IdleConnTimeout.
+const reapProbeInterval = 5 * time.Second
+
+func (t *Transport) probeInterval() time.Duration {
+	return orDuration(t.probeEvery, reapProbeInterval)
+}
+
 // reap closes the connections idle for IdleConnTimeout, which a busy
 // pool would never reach again (it takes the most recent first) and an
-// unused one would keep open for good, and forgets the pools it empties.
-// It runs again when the next connection is due, while any are idle.
+// unused one would keep open for good, and those their peer has closed,
+// and forgets the pools it empties. While any are idle, it runs again
+// after the probe interval or when the next connection is due.
 func (t *Transport) reap() {
 	timeout := t.idleTimeout()
-	next := t.reapExpired(time.Now(), timeout)
+	next := t.reapIdle(time.Now(), timeout)
 	if next.IsZero() {
 		t.reaping.Store(false)
 		// A connection put after the scan saw reaping still set and
 		// scheduled nothing: look once more.
-		if next = t.reapExpired(time.Now(), timeout); next.IsZero() || !t.reaping.CompareAndSwap(false, true) {
+		if next = t.reapIdle(time.Now(), timeout); next.IsZero() || !t.reaping.CompareAndSwap(false, true) {
 			return
 		}
 	}
-	time.AfterFunc(max(time.Until(next.Add(timeout)), time.Millisecond), t.reap)
+	time.AfterFunc(max(min(time.Until(next.Add(timeout)), t.probeInterval()), time.Millisecond), t.reap)
 }
 
-// reapExpired closes the connections idle since before now-timeout and
-// returns when the longest idle of the others became idle (zero when
-// none is left).
-func (t *Transport) reapExpired(now time.Time, timeout time.Duration) (oldest time.Time) {
+// reapIdle closes the connections idle since before now-timeout, and
+// those idle for probeAfter that no longer look alive, and returns when
+// the longest idle of the others became idle (zero when none is left).
+// The probe is a non-blocking peek: cheap, and safe on a connection
+// nobody else holds.
+func (t *Transport) reapIdle(now time.Time, timeout time.Duration) (oldest time.Time) {
 	var expired []*conn
 	t.pools.Range(func(addr, v any) bool {
 		p := v.(*pool)
@@ -83,6 +95,16 @@ func (t *Transport) reapExpired(now time.Time, timeout time.Duration) (oldest ti
 		expired = append(expired, p.idle[:n]...)
 		clear(p.idle[:n])
 		p.idle = p.idle[n:]
+		kept := p.idle[:0]
+		for _, c := range p.idle {
+			if now.Sub(c.idleAt) >= probeAfter && !c.alive() {
+				expired = append(expired, c)
+				continue
+			}
+			kept = append(kept, c)
+		}
+		clear(p.idle[len(kept):])
+		p.idle = kept
 		if len(p.idle) == 0 {
 			p.idle = nil
 			p.dead = true

@@ -94,7 +94,8 @@ type Transport struct {
 	MaxIdleConns int
 	// IdleConnTimeout is how long a connection may stay idle; then it is
 	// closed, whether or not another request comes. Zero means
-	// DefaultIdleConnTimeout.
+	// DefaultIdleConnTimeout. One the upstream closes is closed within
+	// about 5 s.
 	IdleConnTimeout time.Duration
 	// MaxResponseHeaderBytes bounds the size of a response head; zero
 	// means DefaultMaxHeaderBytes.
@@ -111,9 +112,11 @@ type Transport struct {
 	dialer   net.Dialer
 	pools    sync.Map    // addr -> *pool
 	reaping  atomic.Bool // a reap is scheduled (idle.go)
-	readers  sync.Pool
-	writers  sync.Pool
-	copyBufs sync.Pool
+	// probeEvery overrides reapProbeInterval, for tests.
+	probeEvery time.Duration
+	readers    sync.Pool
+	writers    sync.Pool
+	copyBufs   sync.Pool
 }
 
 func (t *Transport) init() {

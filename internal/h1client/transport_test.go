@@ -21,8 +21,8 @@ import (
 )
 
 // countingServer is an httptest server that counts the connections it
-// accepted and closed.
-func countingServer(t *testing.T, h http.HandlerFunc) (*httptest.Server, *atomic.Int32, *atomic.Int32) {
+// accepted and closed; configure adjusts its server before it starts.
+func countingServer(t *testing.T, h http.HandlerFunc, configure ...func(*http.Server)) (*httptest.Server, *atomic.Int32, *atomic.Int32) {
 	t.Helper()
 	var opened, closed atomic.Int32
 	s := httptest.NewUnstartedServer(h)
@@ -33,6 +33,9 @@ func countingServer(t *testing.T, h http.HandlerFunc) (*httptest.Server, *atomic
 		case http.StateClosed, http.StateHijacked:
 			closed.Add(1)
 		}
+	}
+	for _, f := range configure {
+		f(s.Config)
 	}
 	s.Start()
 	t.Cleanup(s.Close)
@@ -625,6 +628,34 @@ func TestIdleConnsReaped(t *testing.T) {
 		if _, ok := tr.pools.Load(addr); ok {
 			t.Errorf("round %d: the emptied pool is still kept", round)
 		}
+	}
+}
+
+// TestIdleClosedByPeerReaped: idle connections the backend closes (its
+// keep-alive timeout) are closed on our side long before
+// IdleConnTimeout, with no request to find them; live ones are kept.
+func TestIdleClosedByPeerReaped(t *testing.T) {
+	release := make(chan struct{})
+	handler := func(w http.ResponseWriter, r *http.Request) { <-release }
+	short, _, _ := countingServer(t, handler, func(s *http.Server) { s.IdleTimeout = 50 * time.Millisecond })
+	long, _, _ := countingServer(t, handler)
+	tr := &Transport{probeEvery: 20 * time.Millisecond} // IdleConnTimeout: the default 90 s
+	defer tr.CloseIdleConnections()
+	var wg sync.WaitGroup
+	for _, s := range []*httptest.Server{short, short, long, long} {
+		wg.Go(func() { get(t, tr, s.URL) })
+	}
+	time.Sleep(20 * time.Millisecond) // all four dial before any returns
+	close(release)
+	wg.Wait()
+	if a, b := idleCount(tr, short.URL), idleCount(tr, long.URL); a != 2 || b != 2 {
+		t.Fatalf("%d and %d idle connections, want 2 and 2", a, b)
+	}
+	if !eventually(func() bool { return idleCount(tr, short.URL) == 0 }) {
+		t.Errorf("%d connections the backend closed are still idle", idleCount(tr, short.URL))
+	}
+	if n := idleCount(tr, long.URL); n != 2 {
+		t.Errorf("%d of 2 live idle connections kept", n)
 	}
 }
 
