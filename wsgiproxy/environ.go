@@ -101,8 +101,10 @@ func (c *stateContext) Value(key any) any {
 // it holds what they restored; elsewhere it is derived from r alone:
 // REMOTE_ADDR from RemoteAddr, the scheme from TLS, SERVER_NAME and
 // SERVER_PORT from Host with the scheme's default port.
-func EnvironOf(r *http.Request) Environ {
-	s := stateOf(r)
+func EnvironOf(r *http.Request) Environ { return environOf(r, stateOf(r)) }
+
+// environOf is EnvironOf for r, whose state is s.
+func environOf(r *http.Request, s *state) Environ {
 	scheme := s.urlScheme(r)
 	name, port := splitHostPort(r.Host)
 	if port == "" {

@@ -221,7 +221,8 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 // upstream request. An error (a key that cannot be encoded, a failed
 // signature) means out must not be sent.
 func (p *Proxy) prepare(in, out *http.Request) error {
-	env := EnvironOf(in)
+	st := stateOf(in)
+	env := environOf(in, st)
 
 	t := p.Target
 	out.URL.Scheme = t.Scheme
@@ -298,7 +299,7 @@ func (p *Proxy) prepare(in, out *http.Request) error {
 		}
 		h[HeaderForwarded] = one(fv)
 	}
-	if err := p.setKeys(h, stateOf(in), one); err != nil {
+	if err := p.setKeys(h, st, one); err != nil {
 		return err
 	}
 	if p.Signer != nil {
