@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+
+	"github.com/wsgiproxy/wsgiproxy-go/internal/httpsyntax"
 )
 
 // This file builds the RFC 9421 signature base (section 2.5) from a
@@ -87,7 +89,7 @@ func checkComponent(c string) error {
 		return errors.New("empty component name")
 	}
 	for i := 0; i < len(c); i++ {
-		if !isTChar(c[i]) || c[i] >= 'A' && c[i] <= 'Z' {
+		if !httpsyntax.IsTokenByte(c[i]) || c[i] >= 'A' && c[i] <= 'Z' {
 			return fmt.Errorf("unsupported component %q", c)
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/wsgiproxy/wsgiproxy-go/internal/httpsyntax"
 )
 
 // This file holds the part of RFC 8941 (Structured Field Values) that
@@ -336,14 +338,10 @@ func (p *sfParser) str() (bareItem, error) {
 	return bareItem{}, p.fail("unterminated string")
 }
 
-func isTChar(c byte) bool {
-	return isAlpha(c) || isDigit(c) || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
-}
-
 func (p *sfParser) token() bareItem {
 	start := p.i
 	p.i++
-	for p.i < len(p.s) && (isTChar(p.s[p.i]) || p.s[p.i] == ':' || p.s[p.i] == '/') {
+	for p.i < len(p.s) && (httpsyntax.IsTokenByte(p.s[p.i]) || p.s[p.i] == ':' || p.s[p.i] == '/') {
 		p.i++
 	}
 	return bareItem{kind: kindToken, s: p.s[start:p.i]}

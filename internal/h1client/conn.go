@@ -637,7 +637,7 @@ var statusTexts = func() map[string]string {
 // checkRequest refuses what net/http's transport refuses: a bad method,
 // Host, header field name or value.
 func checkRequest(req *http.Request) error {
-	if req.Method != "" && !isToken(req.Method) {
+	if req.Method != "" && !httpsyntax.IsToken(req.Method) {
 		return fmt.Errorf("h1client: invalid method %q", req.Method)
 	}
 	if req.URL.Host == "" {
@@ -647,16 +647,16 @@ func checkRequest(req *http.Request) error {
 	if host == "" {
 		host = req.URL.Host
 	}
-	if !validHost(host) {
+	if !httpsyntax.ValidHost(host) {
 		return fmt.Errorf("h1client: invalid Host header %q", host)
 	}
 	for _, h := range [2]http.Header{req.Header, req.Trailer} {
 		for k, vv := range h {
-			if !isToken(k) {
+			if !httpsyntax.IsToken(k) {
 				return fmt.Errorf("h1client: invalid header field name %q", k)
 			}
 			for _, v := range vv {
-				if !validValue(v) {
+				if !httpsyntax.ValidFieldValue(v) {
 					return fmt.Errorf("h1client: invalid header field value for %q", k)
 				}
 			}

@@ -54,7 +54,7 @@ func parsePlainSection(s string, h http.Header) (_ http.Header, ok bool) {
 		line := s[:end]
 		s = s[end+2:]
 		colon := strings.IndexByte(line, ':')
-		if colon <= 0 || !isToken(line[:colon]) || !plainValue(line[colon+1:]) {
+		if colon <= 0 || !httpsyntax.IsToken(line[:colon]) || !plainValue(line[colon+1:]) {
 			clear(h)
 			return nil, false
 		}

@@ -184,7 +184,7 @@ func (b *body) readTrailer() error {
 			return nil
 		}
 		k, v, ok := strings.Cut(s, ":")
-		if s[0] == ' ' || s[0] == '\t' || !ok || !validToken(k) || !validValue(httpsyntax.TrimOWS(v)) {
+		if s[0] == ' ' || s[0] == '\t' || !ok || !httpsyntax.IsToken(k) || !httpsyntax.ValidFieldValue(httpsyntax.TrimOWS(v)) {
 			return b.malformed()
 		}
 		if b.req.Trailer == nil {

@@ -187,7 +187,7 @@ func parseHead(s string, r *http.Request, p *parsed, st *headStore) *requestErro
 	switch {
 	case !ok1 || !ok2:
 		fail("malformed request line")
-	case !validToken(method):
+	case !httpsyntax.IsToken(method):
 		fail("invalid method")
 	case len(proto) != 8 || proto[:5] != "HTTP/" || !isDigit(proto[5]) || proto[6] != '.' || !isDigit(proto[7]):
 		fail("malformed HTTP version")
@@ -246,12 +246,12 @@ func parseHead(s string, r *http.Request, p *parsed, st *headStore) *requestErro
 			return refuse(ReasonFold)
 		}
 		k, v, ok := strings.Cut(line, ":")
-		if !ok || !validToken(k) {
+		if !ok || !httpsyntax.IsToken(k) {
 			fail("invalid header name")
 			continue
 		}
 		v = httpsyntax.TrimOWS(v)
-		if !validValue(v) {
+		if !httpsyntax.ValidFieldValue(v) {
 			fail("invalid header value")
 			continue
 		}
@@ -315,7 +315,7 @@ func parseHead(s string, r *http.Request, p *parsed, st *headStore) *requestErro
 		return badRequest("too many Host headers")
 	case hosts == 0 && r.ProtoMinor == 1 && method != "CONNECT":
 		return badRequest("missing required Host header")
-	case hosts == 1 && !validHost(host):
+	case hosts == 1 && !httpsyntax.ValidHost(host):
 		return badRequest("malformed Host header")
 	}
 	r.Host = r.URL.Host
@@ -417,66 +417,6 @@ func nextLine(s string) (line, rest string, err *requestError) {
 	return line, rest, nil
 }
 
-// hasToken reports whether tok is in one of the comma-separated lists
-// vv, in any ASCII case.
 func isDigit(b byte) bool { return '0' <= b && b <= '9' }
-
-// tokenByte marks the bytes of an RFC 9110 token.
-var tokenByte = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
-
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := range len(s) {
-		if !tokenByte[s[i]] {
-			return false
-		}
-	}
-	return true
-}
-
-// validValue reports whether s has only field-value bytes: visible
-// ASCII, SP, HTAB and obs-text.
-func validValue(s string) bool {
-	for i := range len(s) {
-		if c := s[i]; c < ' ' && c != '\t' || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-// hostByte marks the bytes net/http allows in a Host header.
-var hostByte = func() (t [256]bool) {
-	for i := range t {
-		t[i] = tokenByte[i]
-	}
-	for _, c := range "()+,:;=[]" {
-		t[c] = true
-	}
-	t['^'], t['`'], t['|'], t['#'] = false, false, false, false
-	return t
-}()
-
-func validHost(s string) bool {
-	for i := range len(s) {
-		if !hostByte[s[i]] {
-			return false
-		}
-	}
-	return true
-}
 
 var errMalformedChunks = errors.New("h1server: " + ReasonBadChunks)

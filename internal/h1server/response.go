@@ -317,7 +317,7 @@ func (w *response) writeFields(excl int) {
 }
 
 func writeField(bw *bufio.Writer, k string, vv []string) {
-	if !validToken(k) {
+	if !httpsyntax.IsToken(k) {
 		return
 	}
 	for _, v := range vv {

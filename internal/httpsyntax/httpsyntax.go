@@ -1,7 +1,8 @@
 // Package httpsyntax holds the small pieces of HTTP/1.1 message syntax
 // (RFC 9110, RFC 9112) that several packages share, so that they read a
 // message alike: the request-head checks of internal/server and the
-// parser of internal/h1server, the clients, the mount points. Each works on strings and byte slices without
+// parser of internal/h1server, the clients, the mount points, the
+// signature parser. Each works on strings and byte slices without
 // converting them.
 package httpsyntax
 
