@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/wsgiproxy/wsgiproxy-go/internal/httpsyntax"
 )
 
 // forwardedElement is one element of an RFC 7239 Forwarded header: the
@@ -27,7 +29,7 @@ func parseForwarded(lines []string) ([]forwardedElement, error) {
 					return nil, errors.New("want name=value pairs")
 				}
 				name := strings.ToLower(strings.TrimSpace(s[:eq]))
-				if !isToken(name) {
+				if !httpsyntax.IsToken(name) {
 					return nil, errors.New("parameter name " + strconv.Quote(name) + " is not a token")
 				}
 				s = s[eq+1:]
@@ -49,7 +51,7 @@ func parseForwarded(lines []string) ([]forwardedElement, error) {
 					}
 					// Tolerated beyond a token: the ":" and brackets of an
 					// IPv6 address some proxies forget to quote.
-					if !isToken(strings.Map(unbracket, val)) {
+					if !httpsyntax.IsToken(strings.Map(unbracket, val)) {
 						return nil, errors.New("value of " + name + " is neither a token nor a quoted string")
 					}
 				}
@@ -129,19 +131,8 @@ func forwardedNode(ip string) string {
 
 // forwardedValue quotes v when it is not an RFC 9110 token.
 func forwardedValue(v string) string {
-	if isToken(v) {
+	if httpsyntax.IsToken(v) {
 		return v
 	}
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(v) + `"`
-}
-
-// isToken reports whether s is an RFC 9110 token: one or more tchars.
-func isToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return s != ""
 }

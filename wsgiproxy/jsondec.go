@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/wsgiproxy/wsgiproxy-go/internal/httpsyntax"
 )
 
 // maxJSONDepth bounds the nesting of arrays and objects in a JSON key
@@ -385,10 +387,11 @@ func hex4(s string, i int) (rune, bool) {
 	}
 	var r rune
 	for _, c := range []byte(s[i : i+4]) {
-		if !isHex(c) {
+		d := httpsyntax.Unhex(c)
+		if d < 0 {
 			return 0, false
 		}
-		r = r<<4 | rune(unhex(c))
+		r = r<<4 | rune(d)
 	}
 	return r, true
 }

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/wsgiproxy/wsgiproxy-go/internal/httpsyntax"
 )
 
 // ProtocolVersion is the WSGIProxy wire protocol version, sent and
@@ -195,27 +197,17 @@ func UnquoteKey(s string) (string, error) {
 			b = append(b, s[i])
 			continue
 		}
-		if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+		hi, lo := -1, -1
+		if i+2 < len(s) {
+			hi, lo = httpsyntax.Unhex(s[i+1]), httpsyntax.Unhex(s[i+2])
+		}
+		if hi < 0 || lo < 0 {
 			return "", fmt.Errorf("bad percent escape in key %q", s)
 		}
-		b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+		b = append(b, byte(hi<<4|lo))
 		i += 2
 	}
 	return string(b), nil
-}
-
-func isHex(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c >= 'a':
-		return c - 'a' + 10
-	case c >= 'A':
-		return c - 'A' + 10
-	}
-	return c - '0'
 }
 
 // IsReservedKey reports whether key names a core environ variable, which
