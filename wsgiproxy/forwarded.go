@@ -134,5 +134,8 @@ func forwardedValue(v string) string {
 	if httpsyntax.IsToken(v) {
 		return v
 	}
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(v) + `"`
+	return `"` + quotedPairs.Replace(v) + `"`
 }
+
+// quotedPairs escapes a quoted-string's content (RFC 9110 5.6.4).
+var quotedPairs = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
