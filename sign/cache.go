@@ -4,18 +4,21 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"hash"
+	"slices"
 	"strings"
 	"sync"
 )
 
-// Two small caches spare every signature and every check work that
+// Three small caches spare every signature and every check work that
 // depends only on values that repeat from request to request: the
-// lower-case names of the covered header fields, and the keyed HMACs of
-// the secrets. Each is bounded; past its bound it stops adding, and the
-// values are computed as before.
+// lower-case names of the covered header fields, the keyed HMACs of the
+// secrets, and the components of the Signature-Input inner lists of
+// verified signatures. Each is bounded; past its bound it stops adding,
+// and the values are computed as before.
 const (
 	maxCachedNames   = 1024
 	maxCachedSecrets = 64
+	maxCachedLists   = 64
 )
 
 var (
@@ -24,6 +27,9 @@ var (
 
 	macsMu sync.RWMutex
 	macs   = map[string]*sync.Pool{} // by secret
+
+	listsMu        sync.RWMutex
+	componentLists = map[string][]string{} // by the inner list's text
 )
 
 // lowerName is strings.ToLower(name), which allocates for every
@@ -68,4 +74,42 @@ func macSum(secret, base []byte) []byte {
 	sum := h.Sum(nil)
 	pool.Put(h)
 	return sum
+}
+
+// cachedComponents returns the components of an inner list a verified
+// signature had, by the list's text, or nil.
+func cachedComponents(list string) []string {
+	if list == "" {
+		return nil
+	}
+	listsMu.RLock()
+	defer listsMu.RUnlock()
+	return componentLists[list]
+}
+
+// cacheComponents remembers the components of a verified signature by
+// its inner list's text, once that text alone parses to them: the text
+// was cut from the field without a full parse.
+func cacheComponents(list string, components []string) {
+	if cachedComponents(list) != nil {
+		return
+	}
+	p := sfParser{s: list}
+	items, err := p.innerList()
+	if err != nil || p.i != len(list) {
+		return
+	}
+	if parsed, err := componentsOf(items); err != nil || !slices.Equal(parsed, components) {
+		return
+	}
+	// Copies: the strings are part of a request head otherwise.
+	own := make([]string, len(components))
+	for i, c := range components {
+		own[i] = strings.Clone(c)
+	}
+	listsMu.Lock()
+	defer listsMu.Unlock()
+	if len(componentLists) < maxCachedLists {
+		componentLists[strings.Clone(list)] = own
+	}
 }

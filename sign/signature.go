@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -33,9 +34,10 @@ var (
 
 // signature is one labelled signature of a request, parsed.
 type signature struct {
-	components []string
+	components []string // shared with the cache: never modified
 	params     []param
 	mac        []byte
+	list       string // the inner list's text, to cache once the MAC is checked
 
 	created, expires       int64
 	hasCreated, hasExpires bool
@@ -62,7 +64,7 @@ func (s *signature) coversField(name string) bool {
 // of the Signature-Input and Signature fields (several field lines are
 // combined, RFC 8941 4.2).
 func parseSignature(inputs, sigs []string, label string) (*signature, error) {
-	in, err := findMember(inputs, label, "Signature-Input")
+	s, err := parseInput(inputs, label)
 	if err != nil {
 		return nil, err
 	}
@@ -73,11 +75,81 @@ func parseSignature(inputs, sigs []string, label string) (*signature, error) {
 	if sm.inner || sm.item.value.kind != kindBytes {
 		return nil, fmt.Errorf("%w: Signature: %s is not a byte sequence", ErrMalformed, label)
 	}
+	s.mac = sm.item.value.b
+	return s, nil
+}
+
+// parseInput reads the Signature-Input member label. When the field is
+// that member alone and its inner list is one a verified signature had,
+// only the parameters are parsed: a front covers the same components in
+// every request.
+func parseInput(inputs []string, label string) (*signature, error) {
+	list, rest, ok := leadingInnerList(inputs, label)
+	if components := cachedComponents(list); components != nil {
+		p := sfParser{s: rest}
+		if params, err := p.parameters(); err == nil && p.i == len(rest) {
+			return newSignature(components, params)
+		}
+		// Anything else (another member, a bad parameter): the full
+		// parse reads it, or says what is wrong.
+	}
+	s, err := parseFullInput(inputs, label)
+	if err == nil && ok {
+		s.list = list
+	}
+	return s, err
+}
+
+// parseFullInput is parseInput without the cache.
+func parseFullInput(inputs []string, label string) (*signature, error) {
+	in, err := findMember(inputs, label, "Signature-Input")
+	if err != nil {
+		return nil, err
+	}
 	if !in.inner {
 		return nil, fmt.Errorf("%w: Signature-Input: %s is not an inner list", ErrMalformed, label)
 	}
-	s := &signature{mac: sm.item.value.b, params: in.params, components: make([]string, 0, len(in.list))}
-	for _, it := range in.list {
+	components, err := componentsOf(in.list)
+	if err != nil {
+		return nil, err
+	}
+	return newSignature(components, in.params)
+}
+
+// leadingInnerList returns the text of the inner list that the single
+// field line inputs starts with as member label, from "(" to ")", and
+// the rest of the line.
+func leadingInnerList(inputs []string, label string) (list, rest string, ok bool) {
+	if len(inputs) != 1 {
+		return "", "", false
+	}
+	v := inputs[0]
+	start := len(label) + 1
+	if len(v) <= start || v[:len(label)] != label || v[len(label)] != '=' || v[start] != '(' {
+		return "", "", false
+	}
+	// The list ends at the first ')' outside a string: the other bare
+	// items (tokens, numbers, byte sequences) cannot hold one.
+	for i := start + 1; i < len(v); i++ {
+		switch v[i] {
+		case '"':
+			for i++; i < len(v) && v[i] != '"'; i++ {
+				if v[i] == '\\' {
+					i++
+				}
+			}
+		case ')':
+			return v[start : i+1], v[i+1:], true
+		}
+	}
+	return "", "", false
+}
+
+// componentsOf checks the items of a Signature-Input inner list and
+// returns them as component names.
+func componentsOf(list []item) ([]string, error) {
+	components := make([]string, 0, len(list))
+	for _, it := range list {
 		if it.value.kind != kindString {
 			return nil, fmt.Errorf("%w: Signature-Input: component is not a string", ErrMalformed)
 		}
@@ -88,12 +160,19 @@ func parseSignature(inputs, sigs []string, label string) (*signature, error) {
 		if err := checkComponent(c); err != nil {
 			return nil, fmt.Errorf("%w: Signature-Input: %v", ErrMalformed, err)
 		}
-		if s.covers(c) {
+		if slices.Contains(components, c) {
 			return nil, fmt.Errorf("%w: Signature-Input: component %q repeated", ErrMalformed, c)
 		}
-		s.components = append(s.components, c)
+		components = append(components, c)
 	}
-	for _, p := range in.params {
+	return components, nil
+}
+
+// newSignature returns the signature over components with params, the
+// parameters it knows read.
+func newSignature(components []string, params []param) (*signature, error) {
+	s := &signature{components: components, params: params}
+	for _, p := range params {
 		var ok bool
 		switch p.key {
 		case "created":
@@ -155,6 +234,9 @@ func verifyMAC(r *http.Request, label string, lookup func(keyid string) ([]byte,
 	}
 	if !hmac.Equal(macSum(secret, base), s.mac) {
 		return nil, ErrBadSignature
+	}
+	if s.list != "" {
+		cacheComponents(s.list, s.components)
 	}
 	return s, nil
 }
