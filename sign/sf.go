@@ -212,6 +212,9 @@ func (p *sfParser) parameters() ([]param, error) {
 			}
 		}
 		if !replaced {
+			if ps == nil {
+				ps = make([]param, 0, 4) // a signature's: created, nonce, keyid, alg
+			}
 			ps = append(ps, param{key: key, value: v})
 		}
 	}
