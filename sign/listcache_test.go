@@ -156,15 +156,11 @@ func FuzzInputCache(f *testing.F) {
 		f.Add(rest)
 	}
 	list := `("@method" "@authority" "@path" "@query" "x-forwarded-for")`
-	listsMu.Lock()
-	saved := componentLists
-	componentLists = map[string][]string{list: {"@method", "@authority", "@path", "@query", "x-forwarded-for"}}
-	listsMu.Unlock()
-	defer func() {
-		listsMu.Lock()
-		componentLists = saved
-		listsMu.Unlock()
-	}()
+	emptyListCache(f)
+	cacheComponents(list, []string{"@method", "@authority", "@path", "@query", "x-forwarded-for"})
+	if cachedComponents(list) == nil {
+		f.Fatal("the list was not cached")
+	}
 	f.Fuzz(func(t *testing.T, rest string) {
 		inputs := []string{Label + "=" + list + rest}
 		got, gotErr := parseInput(inputs, Label)
