@@ -8,13 +8,12 @@ import (
 
 	"github.com/wsgiproxy/wsgiproxy-go/echo"
 	"github.com/wsgiproxy/wsgiproxy-go/forward"
+	"github.com/wsgiproxy/wsgiproxy-go/internal/httpsyntax"
 	"github.com/wsgiproxy/wsgiproxy-go/internal/server"
 	"github.com/wsgiproxy/wsgiproxy-go/pickle"
 	"github.com/wsgiproxy/wsgiproxy-go/sign"
 	"github.com/wsgiproxy/wsgiproxy-go/spawn"
 	"github.com/wsgiproxy/wsgiproxy-go/wsgiproxy"
-
-	"github.com/wsgiproxy/wsgiproxy-go/internal/httpsyntax"
 )
 
 // Options are what a Runtime gives every handler it builds.

@@ -26,16 +26,9 @@ var errComponent = errors.New("component")
 // signature must cover.
 func isContextHeader(name string) bool {
 	return strings.EqualFold(name, "Forwarded") || strings.EqualFold(name, "X-Script-Name") ||
-		hasPrefixFold(name, "X-Forwarded-") ||
-		hasPrefixFold(name, "X-Traversal-") ||
-		hasPrefixFold(name, "X-Wsgiproxy-")
-}
-
-// hasPrefixFold reports whether s starts with prefix in any case. The
-// prefixes are canonical, as Go keys header maps, so most names match
-// without folding.
-func hasPrefixFold(s, prefix string) bool {
-	return strings.HasPrefix(s, prefix) || len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+		httpsyntax.HasPrefixFold(name, "X-Forwarded-") ||
+		httpsyntax.HasPrefixFold(name, "X-Traversal-") ||
+		httpsyntax.HasPrefixFold(name, "X-Wsgiproxy-")
 }
 
 // appendSignatureParams appends the inner list of covered components with

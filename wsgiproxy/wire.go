@@ -240,11 +240,11 @@ func contextHeader(name string) bool {
 		}
 		switch name[2] | 0x20 {
 		case 'f':
-			return hasPrefixFold(name, "X-Forwarded-")
+			return httpsyntax.HasPrefixFold(name, "X-Forwarded-")
 		case 'w':
-			return hasPrefixFold(name, "X-Wsgiproxy-")
+			return httpsyntax.HasPrefixFold(name, "X-Wsgiproxy-")
 		case 't':
-			return hasPrefixFold(name, "X-Traversal-")
+			return httpsyntax.HasPrefixFold(name, "X-Traversal-")
 		case 's':
 			return strings.EqualFold(name, HeaderScriptName)
 		case 'r':
@@ -257,13 +257,6 @@ func contextHeader(name string) bool {
 		return strings.EqualFold(name, "Signature") || strings.EqualFold(name, "Signature-Input")
 	}
 	return false
-}
-
-// hasPrefixFold reports whether s starts with prefix in any case. The
-// prefixes are canonical, as Go's servers key header maps, so most names
-// match without folding.
-func hasPrefixFold(s, prefix string) bool {
-	return strings.HasPrefix(s, prefix) || len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // removeContextHeaders deletes every proxy-context header from h.

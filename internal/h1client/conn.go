@@ -512,7 +512,6 @@ func (c *conn) streamBody(req *http.Request, length int64, buf []byte) error {
 		return nil
 	}
 	var head [20]byte
-	crlf := []byte("\r\n")
 	for {
 		m, rerr := body.Read(buf)
 		if m > 0 {

@@ -54,7 +54,7 @@ func parsePlainSection(s string, h http.Header) (_ http.Header, ok bool) {
 		line := s[:end]
 		s = s[end+2:]
 		colon := strings.IndexByte(line, ':')
-		if colon <= 0 || !httpsyntax.IsToken(line[:colon]) || !plainValue(line[colon+1:]) {
+		if colon <= 0 || !httpsyntax.IsToken(line[:colon]) || !httpsyntax.ValidFieldValue(line[colon+1:]) {
 			clear(h)
 			return nil, false
 		}
@@ -69,17 +69,6 @@ func parsePlainSection(s string, h http.Header) (_ http.Header, ok bool) {
 		strs = strs[1:]
 	}
 	return h, true
-}
-
-// plainValue reports whether v holds only visible characters, spaces,
-// tabs and obs-text.
-func plainValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 var crlf = []byte("\r\n")

@@ -39,6 +39,13 @@ func EqualFold[T Bytes](s T, t string) bool {
 	return true
 }
 
+// HasPrefixFold reports whether s starts with prefix in any ASCII case.
+// Header names in Go's maps are canonical, as the prefixes callers pass,
+// so most match without folding.
+func HasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && (s[:len(prefix)] == prefix || EqualFold(s[:len(prefix)], prefix))
+}
+
 func lower(b byte) byte {
 	if 'A' <= b && b <= 'Z' {
 		return b + 'a' - 'A'

@@ -49,6 +49,23 @@ func TestEqualFoldAndTrimOWS(t *testing.T) {
 			t.Errorf("EqualFold(%q, %q) = %v (bytes: %v), want %v", tt.s, tt.t, got, gotb, tt.want)
 		}
 	}
+	prefix := []struct {
+		s, prefix string
+		want      bool
+	}{
+		{"X-Forwarded-For", "X-Forwarded-", true},
+		{"x-forwarded-for", "X-Forwarded-", true},
+		{"X-FORWARDED-", "X-Forwarded-", true},
+		{"X-Forwarded", "X-Forwarded-", false},
+		{"X-Forwardes-For", "X-Forwarded-", false},
+		{"", "X-", false},
+		{"anything", "", true},
+	}
+	for _, tt := range prefix {
+		if got := HasPrefixFold(tt.s, tt.prefix); got != tt.want {
+			t.Errorf("HasPrefixFold(%q, %q) = %v, want %v", tt.s, tt.prefix, got, tt.want)
+		}
+	}
 	for in, want := range map[string]string{" \t a b \t": "a b", "": "", "\t": "", "x": "x", "\r x": "\r x"} {
 		if got, gotb := TrimOWS(in), TrimOWS([]byte(in)); got != want || string(gotb) != want {
 			t.Errorf("TrimOWS(%q) = %q (bytes: %q), want %q", in, got, gotb, want)
