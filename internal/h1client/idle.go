@@ -88,16 +88,9 @@ func (t *Transport) reapIdle(now time.Time, timeout time.Duration) (oldest time.
 	t.pools.Range(func(addr, v any) bool {
 		p := v.(*pool)
 		p.mu.Lock()
-		n := 0
-		for n < len(p.idle) && now.Sub(p.idle[n].idleAt) >= timeout {
-			n++
-		}
-		expired = append(expired, p.idle[:n]...)
-		clear(p.idle[:n])
-		p.idle = p.idle[n:]
 		kept := p.idle[:0]
 		for _, c := range p.idle {
-			if now.Sub(c.idleAt) >= probeAfter && !c.alive() {
+			if idle := now.Sub(c.idleAt); idle >= timeout || idle >= probeAfter && !c.alive() {
 				expired = append(expired, c)
 				continue
 			}
