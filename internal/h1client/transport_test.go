@@ -637,15 +637,18 @@ func TestIdleConnsReaped(t *testing.T) {
 func TestIdleClosedByPeerReaped(t *testing.T) {
 	release := make(chan struct{})
 	handler := func(w http.ResponseWriter, r *http.Request) { <-release }
-	short, _, _ := countingServer(t, handler, func(s *http.Server) { s.IdleTimeout = 50 * time.Millisecond })
-	long, _, _ := countingServer(t, handler)
+	short, shortOpened, _ := countingServer(t, handler, func(s *http.Server) { s.IdleTimeout = 50 * time.Millisecond })
+	long, longOpened, _ := countingServer(t, handler)
 	tr := &Transport{probeEvery: 20 * time.Millisecond} // IdleConnTimeout: the default 90 s
 	defer tr.CloseIdleConnections()
 	var wg sync.WaitGroup
 	for _, s := range []*httptest.Server{short, short, long, long} {
 		wg.Go(func() { get(t, tr, s.URL) })
 	}
-	time.Sleep(20 * time.Millisecond) // all four dial before any returns
+	// All four connect before any returns, so that none is reused.
+	if !eventually(func() bool { return shortOpened.Load() == 2 && longOpened.Load() == 2 }) {
+		t.Fatalf("%d and %d connections opened, want 2 and 2", shortOpened.Load(), longOpened.Load())
+	}
 	close(release)
 	wg.Wait()
 	if a, b := idleCount(tr, short.URL), idleCount(tr, long.URL); a != 2 || b != 2 {
