@@ -197,12 +197,6 @@ type restored struct {
 	extra      map[string]any
 }
 
-// setPath sets the path of rs.url from its escaped form.
-func (rs *restored) setPath(escaped string) {
-	setEscapedPath(&rs.url, escaped)
-	rs.urlSet = true
-}
-
 // keyHeader is one X-Wsgiproxy-{Str,Unicode,Json,Pickle}-N header.
 type keyHeader struct {
 	name string
@@ -484,11 +478,10 @@ func readPath(h *ctxHeaders, rs *restored) error {
 			return headerErr(HeaderTraversalPath, "%q %v", v, err)
 		}
 		if tp != "" {
-			rest, ok := pathAfterPrefix(&rs.url, tp)
-			if !ok {
+			if !cutPathPrefix(&rs.url, tp) {
 				return headerErr(HeaderTraversalPath, "path %q does not start with %q", rs.url.Path, tp)
 			}
-			rs.setPath(rest)
+			rs.urlSet = true
 		}
 	}
 	if v, ok := first(h, hOverridePathInfo); ok {
@@ -609,11 +602,10 @@ func (m *Middleware) force(rs *restored) error {
 		rs.scriptName = m.Prefix
 	}
 	if m.PopPrefix != "" {
-		rest, ok := pathAfterPrefix(&rs.url, m.PopPrefix)
-		if !ok {
+		if !cutPathPrefix(&rs.url, m.PopPrefix) {
 			return fmt.Errorf("wsgiproxy: pop_prefix: expected a path under %q, got %q", m.PopPrefix, rs.url.Path)
 		}
-		rs.setPath(rest)
+		rs.urlSet = true
 		rs.scriptName += m.PopPrefix
 	}
 	if m.Scheme != "" {

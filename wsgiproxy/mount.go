@@ -77,20 +77,30 @@ func trimPathPrefix(u *url.URL, prefix string) (*url.URL, bool) {
 	if prefix == "" {
 		return u, true
 	}
-	rest, ok := pathAfterPrefix(u, prefix)
-	if !ok {
+	u2 := *u
+	if !cutPathPrefix(&u2, prefix) {
 		return nil, false
 	}
-	u2 := *u
-	setEscapedPath(&u2, rest)
 	return &u2, true
 }
 
-// pathAfterPrefix is trimPathPrefix without the copy: it returns the
-// escaped path of u after prefix, which must not be "", for
-// setEscapedPath.
-func pathAfterPrefix(u *url.URL, prefix string) (string, bool) {
-	return httpsyntax.CutPathPrefix(u.EscapedPath(), prefix)
+// cutPathPrefix is trimPathPrefix in place, for a prefix that is not "".
+// It leaves u as it was when the path is not under prefix.
+func cutPathPrefix(u *url.URL, prefix string) bool {
+	escaped := u.EscapedPath()
+	rest, ok := httpsyntax.CutPathPrefix(escaped, prefix)
+	if !ok {
+		return false
+	}
+	if u.RawPath == "" && escaped == u.Path {
+		// Nothing in the path needs escaping, so the rest is both its
+		// decoded and its escaped form: the common case, and cheaper
+		// than unescaping it again.
+		u.Path = rest
+		return true
+	}
+	setEscapedPath(u, rest)
+	return true
 }
 
 // setEscapedPath sets u's Path and RawPath from an escaped path, keeping
