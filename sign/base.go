@@ -24,11 +24,31 @@ var errComponent = errors.New("component")
 // isContextHeader reports whether the field name, in any case, is one of
 // the headers that carry a request's context across the hop, which a
 // signature must cover.
+// It runs for every field of every request signed or checked, so most
+// names are dismissed by their first letter.
 func isContextHeader(name string) bool {
-	return strings.EqualFold(name, "Forwarded") || strings.EqualFold(name, "X-Script-Name") ||
-		httpsyntax.HasPrefixFold(name, "X-Forwarded-") ||
-		httpsyntax.HasPrefixFold(name, "X-Traversal-") ||
-		httpsyntax.HasPrefixFold(name, "X-Wsgiproxy-")
+	if len(name) < 3 {
+		return false
+	}
+	switch name[0] | 0x20 { // ASCII lower case
+	case 'f':
+		return strings.EqualFold(name, "Forwarded")
+	case 'x':
+		if name[1] != '-' {
+			return false
+		}
+		switch name[2] | 0x20 {
+		case 'f':
+			return httpsyntax.HasPrefixFold(name, "X-Forwarded-")
+		case 't':
+			return httpsyntax.HasPrefixFold(name, "X-Traversal-")
+		case 'w':
+			return httpsyntax.HasPrefixFold(name, "X-Wsgiproxy-")
+		case 's':
+			return strings.EqualFold(name, "X-Script-Name")
+		}
+	}
+	return false
 }
 
 // appendSignatureParams appends the inner list of covered components with
@@ -55,20 +75,29 @@ func appendSignatureParams(b []byte, components []string, params []param) []byte
 func appendBase(b []byte, r *http.Request, server bool, components []string, params []param) ([]byte, error) {
 	t := target{r: r, server: server}
 	for _, c := range components {
-		b = appendString(b, c)
-		b = append(b, ": "...)
-		n := len(b)
 		var err error
-		if b, err = appendComponent(b, &t, c); err != nil {
+		if b, err = appendLine(b, c, func(b []byte) ([]byte, error) { return appendComponent(b, &t, c) }); err != nil {
 			return nil, err
 		}
-		if v := b[n:]; bytes.IndexByte(v, '\n') >= 0 || bytes.IndexByte(v, '\r') >= 0 {
-			return nil, fmt.Errorf("%w %q: value contains a line break", errComponent, c)
-		}
-		b = append(b, '\n')
 	}
 	b = append(b, `"@signature-params": `...)
 	return appendSignatureParams(b, components, params), nil
+}
+
+// appendLine appends the line of the base for component c, whose value
+// appendValue appends; a value may not hold a line break.
+func appendLine(b []byte, c string, appendValue func([]byte) ([]byte, error)) ([]byte, error) {
+	b = appendString(b, c)
+	b = append(b, ": "...)
+	n := len(b)
+	b, err := appendValue(b)
+	if err != nil {
+		return nil, err
+	}
+	if v := b[n:]; bytes.IndexByte(v, '\n') >= 0 || bytes.IndexByte(v, '\r') >= 0 {
+		return nil, fmt.Errorf("%w %q: value contains a line break", errComponent, c)
+	}
+	return append(b, '\n'), nil
 }
 
 // checkComponent reports an error unless c is a component name this
@@ -137,19 +166,24 @@ func appendComponent(b []byte, t *target, c string) ([]byte, error) {
 		b = append(b, '?')
 		return append(b, query...), nil
 	}
-	// An HTTP field: every field line, trimmed, joined with ", "
-	// (RFC 9421 2.1). Go keys its header map in canonical form.
+	// An HTTP field. Go keys its header map in canonical form.
 	values, ok := headerValues(r.Header, c)
 	if !ok {
 		return nil, fmt.Errorf("%w %q: not in the request", errComponent, c)
 	}
-	for i, v := range values {
+	return appendFieldValue(b, values), nil
+}
+
+// appendFieldValue appends the value of a field: every field line,
+// trimmed, joined with ", " (RFC 9421 2.1).
+func appendFieldValue(b []byte, lines []string) []byte {
+	for i, v := range lines {
 		if i > 0 {
 			b = append(b, ", "...)
 		}
 		b = append(b, strings.Trim(v, " \t")...)
 	}
-	return b, nil
+	return b
 }
 
 func method(r *http.Request) string {
@@ -208,6 +242,14 @@ func requestURI(r *http.Request, server bool) string {
 // its query (without "?"). An absolute-form target loses its scheme and
 // authority; the asterisk form of OPTIONS gives path "*".
 func pathQuery(r *http.Request, server bool) (path, query string) {
+	if !server && r.URL.Opaque == "" {
+		// What URL.RequestURI would join, without joining it.
+		if path = r.URL.EscapedPath(); path == "" {
+			return "/", r.URL.RawQuery
+		} else if path[0] == '/' {
+			return path, r.URL.RawQuery
+		}
+	}
 	t := requestURI(r, server)
 	if i := strings.Index(t, "://"); i >= 0 && !strings.HasPrefix(t, "/") {
 		t = t[i+3:]

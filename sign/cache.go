@@ -35,6 +35,9 @@ var (
 // lowerName is strings.ToLower(name), which allocates for every
 // canonical header name.
 func lowerName(name string) string {
+	if l, ok := lowerContextName(name); ok {
+		return l
+	}
 	namesMu.RLock()
 	l, ok := lowerNames[name]
 	namesMu.RUnlock()
@@ -50,6 +53,41 @@ func lowerName(name string) string {
 	}
 	namesMu.Unlock()
 	return l
+}
+
+// lowerContextName returns the lower-case form of the context headers a
+// front sends on every request, in canonical form: a switch on constants
+// costs less than the cache's lock and hash.
+func lowerContextName(name string) (string, bool) {
+	switch name {
+	case "Forwarded":
+		return "forwarded", true
+	case "X-Script-Name":
+		return "x-script-name", true
+	case "X-Forwarded-For":
+		return "x-forwarded-for", true
+	case "X-Forwarded-Host":
+		return "x-forwarded-host", true
+	case "X-Forwarded-Port":
+		return "x-forwarded-port", true
+	case "X-Forwarded-Prefix":
+		return "x-forwarded-prefix", true
+	case "X-Forwarded-Proto":
+		return "x-forwarded-proto", true
+	case "X-Forwarded-Scheme":
+		return "x-forwarded-scheme", true
+	case "X-Forwarded-Script-Name":
+		return "x-forwarded-script-name", true
+	case "X-Forwarded-Server":
+		return "x-forwarded-server", true
+	case "X-Traversal-Path":
+		return "x-traversal-path", true
+	case "X-Traversal-Query-String":
+		return "x-traversal-query-string", true
+	case "X-Wsgiproxy-Version":
+		return "x-wsgiproxy-version", true
+	}
+	return "", false
 }
 
 // macSum returns the HMAC-SHA256 of base under secret.

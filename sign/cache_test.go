@@ -56,7 +56,7 @@ func TestLowerNameKeepsNoRequestMemory(t *testing.T) {
 		lowerNames = saved
 		namesMu.Unlock()
 	})
-	for _, name := range []string{"X-Forwarded-For", "x-forwarded-host"} {
+	for _, name := range []string{"X-Wsgiproxy-Str-0", "x-wsgiproxy-json-1"} {
 		head, kept := requestMemory(name + ": value\r\n")
 		if got := lowerName(head[:len(name)]); got != strings.ToLower(name) {
 			t.Fatalf("lowerName(%q) = %q", name, got)
@@ -66,6 +66,42 @@ func TestLowerNameKeepsNoRequestMemory(t *testing.T) {
 		}
 		if _, ok := lowerNames[name]; !ok {
 			t.Errorf("%q not cached", name)
+		}
+	}
+}
+
+// TestLowerContextName: the names a front sends on every request are
+// lowered without the cache, and rightly; others are left to it.
+func TestLowerContextName(t *testing.T) {
+	for _, name := range []string{"Forwarded", "X-Script-Name", "X-Forwarded-For", "X-Forwarded-Host",
+		"X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-Proto", "X-Forwarded-Scheme",
+		"X-Forwarded-Script-Name", "X-Forwarded-Server", "X-Traversal-Path", "X-Traversal-Query-String",
+		"X-Wsgiproxy-Version"} {
+		got, ok := lowerContextName(name)
+		if !ok || got != strings.ToLower(name) || !isContextHeader(name) {
+			t.Errorf("lowerContextName(%q) = %q, %v; want %q, true", name, got, ok, strings.ToLower(name))
+		}
+	}
+	for _, name := range []string{"x-forwarded-for", "X-Wsgiproxy-Str-0", "Accept"} {
+		if got, ok := lowerContextName(name); ok {
+			t.Errorf("lowerContextName(%q) = %q, true; want false", name, got)
+		}
+	}
+}
+
+func TestIsContextHeader(t *testing.T) {
+	for name, want := range map[string]bool{
+		"Forwarded": true, "forwarded": true, "FORWARDED": true,
+		"X-Script-Name": true, "x-script-name": true,
+		"X-Forwarded-For": true, "x-forwarded-anything": true, "X-FORWARDED-": true,
+		"X-Traversal-Path": true, "x-traversal-query-string": true,
+		"X-Wsgiproxy-Str-0": true, "X-WSGIProxy-Version": true,
+		"": false, "X": false, "X-": false, "Fo": false, "Forwarded-For": false,
+		"X-Forwarded": false, "X-ForwardedFor": false, "Xx-Forwarded-For": false, "X_Forwarded_For": false,
+		"X-Script-Names": false, "X-Real-Ip": false, "Signature": false, "Accept": false,
+	} {
+		if got := isContextHeader(name); got != want {
+			t.Errorf("isContextHeader(%q) = %v, want %v", name, got, want)
 		}
 	}
 }

@@ -163,6 +163,33 @@ func TestDerivedComponents(t *testing.T) {
 	}
 }
 
+// TestPathQueryMatchesWire: the path and query a signer takes from a
+// request's URL are those a server reads from the request line it sends.
+func TestPathQueryMatchesWire(t *testing.T) {
+	for _, u := range []string{
+		"http://h", "http://h/", "http://h/a/b?x=1", "http://h/a?", "http://h/?", "http://h?q=1",
+		"http://h/a%2Fb/%7Ec?y=%20", "http://h/a b/é", "http://h/a;b=c,d", "http://h//double", "http://h/x://y",
+	} {
+		out, err := http.NewRequest("GET", u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := toServer(t, out)
+		cp, cq := pathQuery(out, false)
+		sp, sq := pathQuery(in, true)
+		if cp != sp || cq != sq {
+			t.Errorf("%s: signer %q %q, server %q %q (request line %q)", u, cp, cq, sp, sq, in.RequestURI)
+		}
+	}
+	out, _ := http.NewRequest("GET", "http://h/", nil)
+	out.URL.Opaque = "//h/opaque%2Fpath"
+	cp, cq := pathQuery(out, false)
+	sp, sq := pathQuery(toServer(t, out), true)
+	if cp != sp || cq != sq {
+		t.Errorf("opaque: signer %q %q, server %q %q", cp, cq, sp, sq)
+	}
+}
+
 // TestAbsoluteFormTarget checks @path and @query of a request line in
 // absolute form, as a forward proxy receives it.
 func TestAbsoluteFormTarget(t *testing.T) {

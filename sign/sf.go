@@ -397,8 +397,12 @@ func appendBareItem(b []byte, v bareItem) []byte {
 // holds only printable ASCII (parsed strings and our own values do).
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
-	// A byte loop: strings.IndexAny builds a set on every call, which
-	// costs more than these short strings take to scan.
+	if strings.IndexByte(s, '"') < 0 && strings.IndexByte(s, '\\') < 0 {
+		// Nothing to escape, as in every component name: two vector
+		// scans cost less than a byte loop.
+		b = append(b, s...)
+		return append(b, '"')
+	}
 	start := 0
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c == '"' || c == '\\' {

@@ -69,6 +69,34 @@ func TestSignVerify(t *testing.T) {
 	}
 }
 
+// TestSignRefuses: a request Sign cannot sign so that it verifies gets
+// an error naming the field, and no signature fields.
+func TestSignRefuses(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*http.Request)
+		field  string
+	}{
+		{"line break in a field", func(r *http.Request) { r.Header.Set("X-Forwarded-Host", "a\r\nX-Evil: 1") }, `"x-forwarded-host"`},
+		{"line break in a derived component", func(r *http.Request) { r.Method = "GET\nX" }, `"@method"`},
+		{"one field under two keys", func(r *http.Request) { r.Header["x-forwarded-for"] = []string{"198.51.100.1"} }, `"x-forwarded-for"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _, _ := pair(t)
+			out := newOutgoing(t)
+			tt.change(out)
+			err := s.Sign(out)
+			if err == nil || !strings.HasPrefix(err.Error(), "sign: ") || !strings.Contains(err.Error(), tt.field) {
+				t.Fatalf("Sign = %v, want an error naming %s", err, tt.field)
+			}
+			if out.Header["Signature"] != nil || out.Header["Signature-Input"] != nil {
+				t.Errorf("Sign set signature fields: %v", out.Header)
+			}
+		})
+	}
+}
+
 func TestUnsigned(t *testing.T) {
 	_, v, _ := pair(t)
 	r := toServer(t, newOutgoing(t))
