@@ -114,6 +114,31 @@ func macSum(secret, base []byte) []byte {
 	return sum
 }
 
+// bases holds the buffers signature bases are built in: a base is about
+// a kilobyte, needed only until its MAC is computed.
+var bases = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledBase bounds the buffers kept, so that one request with huge
+// context headers does not pin its buffer.
+const maxPooledBase = 16 << 10
+
+// getBase returns an empty buffer for a signature base.
+func getBase() *[]byte {
+	b := bases.Get().(*[]byte)
+	if *b == nil {
+		*b = make([]byte, 0, 1024)
+	}
+	return b
+}
+
+// putBase returns b, which now holds base, for reuse.
+func putBase(b *[]byte, base []byte) {
+	if cap(base) <= maxPooledBase {
+		*b = base[:0]
+		bases.Put(b)
+	}
+}
+
 // cachedComponents returns the components of an inner list a verified
 // signature had, by the list's text, or nil.
 func cachedComponents(list string) []string {

@@ -228,11 +228,15 @@ func verifyMAC(r *http.Request, label string, lookup func(keyid string) ([]byte,
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownKey, s.keyid)
 	}
-	base, err := appendBase(make([]byte, 0, 1024), r, true, s.components, s.params)
+	buf := getBase()
+	base, err := appendBase(*buf, r, true, s.components, s.params)
 	if err != nil {
+		putBase(buf, *buf)
 		return nil, fmt.Errorf("%w: %v", ErrBadSignature, err)
 	}
-	if !hmac.Equal(macSum(secret, base), s.mac) {
+	ok = hmac.Equal(macSum(secret, base), s.mac)
+	putBase(buf, base)
+	if !ok {
 		return nil, ErrBadSignature
 	}
 	if s.list != "" {

@@ -86,7 +86,8 @@ func (s *Signer) Sign(out *http.Request) error {
 		{key: "keyid", value: bareItem{kind: kindString, s: keyid}},
 		{key: "alg", value: bareItem{kind: kindString, s: Algorithm}},
 	}
-	base := make([]byte, 0, 1024)
+	pooled := getBase()
+	base := *pooled
 	t := target{r: out}
 	for _, c := range requiredComponents {
 		var err error
@@ -108,6 +109,7 @@ func (s *Signer) Sign(out *http.Request) error {
 
 	// The last line's value is the Signature-Input value for our label.
 	out.Header["Signature-Input"] = []string{Label + "=" + string(base[n:])}
+	putBase(pooled, base)
 	var buf [len(Label) + len("=::") + 44]byte // 44: base64 of a SHA-256 MAC
 	sig := append(buf[:0], Label+"=:"...)
 	sig = base64.StdEncoding.AppendEncode(sig, mac)
