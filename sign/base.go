@@ -24,6 +24,7 @@ var errComponent = errors.New("component")
 // isContextHeader reports whether the field name, in any case, is one of
 // the headers that carry a request's context across the hop, which a
 // signature must cover.
+//
 // It runs for every field of every request signed or checked, so most
 // names are dismissed by their first letter.
 func isContextHeader(name string) bool {
@@ -73,15 +74,33 @@ func appendSignatureParams(b []byte, components []string, params []param) []byte
 // from its URL, since that is what a client (or http.Transport) sends,
 // even if RequestURI and TLS were copied from an incoming request.
 func appendBase(b []byte, r *http.Request, server bool, components []string, params []param) ([]byte, error) {
-	t := target{r: r, server: server}
+	b, err := appendComponentLines(b, &target{r: r, server: server}, components)
+	if err != nil {
+		return nil, err
+	}
+	b, _ = appendParamsLine(b, components, params)
+	return b, nil
+}
+
+// appendComponentLines appends the line of the base for each component
+// of t.
+func appendComponentLines(b []byte, t *target, components []string) ([]byte, error) {
 	for _, c := range components {
 		var err error
-		if b, err = appendLine(b, c, func(b []byte) ([]byte, error) { return appendComponent(b, &t, c) }); err != nil {
+		if b, err = appendLine(b, c, func(b []byte) ([]byte, error) { return appendComponent(b, t, c) }); err != nil {
 			return nil, err
 		}
 	}
+	return b, nil
+}
+
+// appendParamsLine appends the last line of the base, for
+// @signature-params, and reports where its value starts: the value is
+// that of Signature-Input for one label.
+func appendParamsLine(b []byte, components []string, params []param) ([]byte, int) {
 	b = append(b, `"@signature-params": `...)
-	return appendSignatureParams(b, components, params), nil
+	n := len(b)
+	return appendSignatureParams(b, components, params), n
 }
 
 // appendLine appends the line of the base for component c, whose value

@@ -35,7 +35,9 @@ type Signer struct {
 // any present. Call it last, when every header is set. The derived
 // components come from out.URL and out.Host, what a client sends, even
 // when out is a clone of an incoming request. Sign fails only when Keys
-// is nil or a covered value contains a line break.
+// is nil, a covered value contains a line break, or the header map holds
+// one covered field under two keys (as "X-Forwarded-For" and
+// "x-forwarded-for"), which a verifier would see as one.
 func (s *Signer) Sign(out *http.Request) error {
 	if s.Keys == nil {
 		return errors.New("sign: Signer without Keys")
@@ -87,28 +89,17 @@ func (s *Signer) Sign(out *http.Request) error {
 		{key: "alg", value: bareItem{kind: kindString, s: Algorithm}},
 	}
 	pooled := getBase()
-	base := *pooled
-	t := target{r: out}
-	for _, c := range requiredComponents {
-		var err error
-		if base, err = appendLine(base, c, func(b []byte) ([]byte, error) { return appendComponent(b, &t, c) }); err != nil {
-			return fmt.Errorf("sign: %v", err)
-		}
+	base, err := appendComponentLines(*pooled, &target{r: out}, requiredComponents)
+	for i := 0; err == nil && i < len(order); i++ {
+		f := fields[order[i]]
+		base, err = appendLine(base, f.name, func(b []byte) ([]byte, error) { return appendFieldValue(b, f.lines), nil })
 	}
-	for _, k := range order {
-		f := fields[k]
-		var err error
-		if base, err = appendLine(base, f.name, func(b []byte) ([]byte, error) { return appendFieldValue(b, f.lines), nil }); err != nil {
-			return fmt.Errorf("sign: %v", err)
-		}
+	if err != nil {
+		return fmt.Errorf("sign: %v", err)
 	}
-	base = append(base, `"@signature-params": `...)
-	n := len(base)
-	base = appendSignatureParams(base, components, params)
+	base, input := appendParamsLine(base, components, params)
 	mac := macSum(secret, base)
-
-	// The last line's value is the Signature-Input value for our label.
-	out.Header["Signature-Input"] = []string{Label + "=" + string(base[n:])}
+	out.Header["Signature-Input"] = []string{Label + "=" + string(base[input:])}
 	putBase(pooled, base)
 	var buf [len(Label) + len("=::") + 44]byte // 44: base64 of a SHA-256 MAC
 	sig := append(buf[:0], Label+"=:"...)
