@@ -230,11 +230,7 @@ func scheme(r *http.Request, server bool) string {
 // from its own connection, so a TLS-terminating hop between signer and
 // verifier that keeps an explicit ":443" changes the authority.
 func authority(r *http.Request, server bool) string {
-	host := r.Host
-	if host == "" {
-		host = r.URL.Host
-	}
-	host = strings.ToLower(host)
+	host := strings.ToLower(requestHost(r))
 	if h, port, err := net.SplitHostPort(host); err == nil {
 		if port == "" || port == "80" && scheme(r, server) == "http" || port == "443" && scheme(r, server) == "https" {
 			if strings.IndexByte(h, ':') >= 0 {
@@ -244,6 +240,14 @@ func authority(r *http.Request, server bool) string {
 		}
 	}
 	return host
+}
+
+// requestHost is the Host of r, as a client sends it.
+func requestHost(r *http.Request) string {
+	if r.Host != "" {
+		return r.Host
+	}
+	return r.URL.Host
 }
 
 // requestURI is the request target as it is (or will be) on the request

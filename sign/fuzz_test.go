@@ -1,9 +1,13 @@
 package sign
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
 	"net/http"
 	"testing"
+
+	"github.com/wsgiproxy/wsgiproxy-go/internal/httpsyntax"
 )
 
 // reasons are the errors a Verifier may wrap.
@@ -54,6 +58,50 @@ func FuzzVerify(f *testing.F) {
 		}
 		if n != 1 || ok {
 			t.Fatalf("Verify = %v, %v: wraps %d reasons, want 1", ok, err, n)
+		}
+	})
+}
+
+// FuzzSignVerify signs requests with any target and any context field,
+// sends them through the wire, and checks them: whatever a client can
+// send, a signature of it must verify on the server.
+func FuzzSignVerify(f *testing.F) {
+	f.Add("/p?q=1", "X-Forwarded-For", "192.0.2.1")
+	f.Add("/a%2Fb/%7Ec?x=%20", "x-wsgiproxy-str-0", `REMOTE_USER "alice"`)
+	f.Add("", "Forwarded", " for=192.0.2.1;proto=https ")
+	f.Add("/x://y?", "X-Script-Name", "/blog")
+	c := &clock{t: t0}
+	k := newRing(f, c, secretA)
+	s, v := &Signer{Keys: k, Now: c.Now}, &Verifier{Keys: k, Now: c.Now}
+	f.Fuzz(func(t *testing.T, target, name, value string) {
+		if !httpsyntax.IsToken(name) || !httpsyntax.ValidFieldValue(value) {
+			return // not a field a client sends
+		}
+		out, err := http.NewRequest("GET", "http://backend.example:8080"+target, nil)
+		if err != nil {
+			return
+		}
+		out.Header.Add(name, value)
+		err = s.Sign(out)
+		if !httpsyntax.ValidHost(out.Host) {
+			if err == nil {
+				t.Fatalf("Sign signed the host %q, which a client does not send", out.Host)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("Sign(%q, %s: %q) = %v", target, name, value, err)
+		}
+		var buf bytes.Buffer
+		if err := out.Write(&buf); err != nil {
+			return
+		}
+		in, err := http.ReadRequest(bufio.NewReader(&buf))
+		if err != nil {
+			return // a target the server does not take
+		}
+		if ok, err := v.Verify(in); !ok || err != nil {
+			t.Fatalf("request line %q, %s: %q: Verify = %v, %v", in.RequestURI, name, value, ok, err)
 		}
 	})
 }

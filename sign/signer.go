@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/wsgiproxy/wsgiproxy-go/internal/httpsyntax"
 )
 
 // requiredComponents are the derived components every signature of ours
@@ -35,12 +37,17 @@ type Signer struct {
 // any present. Call it last, when every header is set. The derived
 // components come from out.URL and out.Host, what a client sends, even
 // when out is a clone of an incoming request. Sign fails only when Keys
-// is nil, a covered value contains a line break, or the header map holds
-// one covered field under two keys (as "X-Forwarded-For" and
-// "x-forwarded-for"), which a verifier would see as one.
+// is nil, the host is not a valid Host field, a covered value contains a
+// line break, or the header map holds one covered field under two keys
+// (as "X-Forwarded-For" and "x-forwarded-for"), which a verifier would
+// see as one.
 func (s *Signer) Sign(out *http.Request) error {
 	if s.Keys == nil {
 		return errors.New("sign: Signer without Keys")
+	}
+	if host := requestHost(out); !httpsyntax.ValidHost(host) {
+		// Go's client would send an empty Host instead.
+		return fmt.Errorf("sign: host %q is not a valid Host field", host)
 	}
 	if out.Header == nil {
 		out.Header = make(http.Header)

@@ -79,6 +79,7 @@ func TestSignRefuses(t *testing.T) {
 	}{
 		{"line break in a field", func(r *http.Request) { r.Header.Set("X-Forwarded-Host", "a\r\nX-Evil: 1") }, `"x-forwarded-host"`},
 		{"line break in a derived component", func(r *http.Request) { r.Method = "GET\nX" }, `"@method"`},
+		{"invalid host", func(r *http.Request) { r.Host = "backend\"x" }, `"backend\"x"`},
 		{"one field under two keys", func(r *http.Request) { r.Header["x-forwarded-for"] = []string{"198.51.100.1"} }, `"x-forwarded-for"`},
 	}
 	for _, tt := range tests {
