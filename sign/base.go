@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/wsgiproxy/wsgiproxy-go/internal/ctxfield"
 	"github.com/wsgiproxy/wsgiproxy-go/internal/httpsyntax"
 )
 
@@ -23,31 +24,12 @@ var errComponent = errors.New("component")
 
 // isContextHeader reports whether the field name, in any case, is one of
 // the headers that carry a request's context across the hop, which a
-// signature must cover.
-//
-// It runs for every field of every request signed or checked, so most
-// names are dismissed by their first letter.
+// signature must cover: all but X-Real-IP, which a front does not send,
+// and the signature's own fields.
 func isContextHeader(name string) bool {
-	if len(name) < 3 {
-		return false
-	}
-	switch name[0] | 0x20 { // ASCII lower case
-	case 'f':
-		return strings.EqualFold(name, "Forwarded")
-	case 'x':
-		if name[1] != '-' {
-			return false
-		}
-		switch name[2] | 0x20 {
-		case 'f':
-			return httpsyntax.HasPrefixFold(name, "X-Forwarded-")
-		case 't':
-			return httpsyntax.HasPrefixFold(name, "X-Traversal-")
-		case 'w':
-			return httpsyntax.HasPrefixFold(name, "X-Wsgiproxy-")
-		case 's':
-			return strings.EqualFold(name, "X-Script-Name")
-		}
+	switch ctxfield.Of(name) {
+	case ctxfield.Forwarded, ctxfield.XForwarded, ctxfield.XTraversal, ctxfield.XWsgiproxy, ctxfield.XScriptName:
+		return true
 	}
 	return false
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wsgiproxy/wsgiproxy-go/internal/ctxfield"
 	"github.com/wsgiproxy/wsgiproxy-go/internal/httpsyntax"
 )
 
@@ -225,39 +226,8 @@ func IsReservedKey(key string) bool {
 }
 
 // contextHeader reports whether the header name (in any case) belongs to
-// the proxy context: a client may not send it unless trusted. Names are
-// compared case-insensitively rather than canonicalized, and most are
-// dismissed by their first letter: this runs for every header of every
-// request, on both sides.
-func contextHeader(name string) bool {
-	if name == "" {
-		return false
-	}
-	switch name[0] | 0x20 { // ASCII lower case
-	case 'x':
-		if len(name) < 3 || name[1] != '-' {
-			return false
-		}
-		switch name[2] | 0x20 {
-		case 'f':
-			return httpsyntax.HasPrefixFold(name, "X-Forwarded-")
-		case 'w':
-			return httpsyntax.HasPrefixFold(name, "X-Wsgiproxy-")
-		case 't':
-			return httpsyntax.HasPrefixFold(name, "X-Traversal-")
-		case 's':
-			return strings.EqualFold(name, HeaderScriptName)
-		case 'r':
-			return strings.EqualFold(name, "X-Real-Ip")
-		}
-		return false
-	case 'f':
-		return strings.EqualFold(name, HeaderForwarded)
-	case 's':
-		return strings.EqualFold(name, "Signature") || strings.EqualFold(name, "Signature-Input")
-	}
-	return false
-}
+// the proxy context: a client may not send it unless trusted.
+func contextHeader(name string) bool { return ctxfield.Of(name) != ctxfield.None }
 
 // removeContextHeaders deletes every proxy-context header from h.
 func removeContextHeaders(h http.Header) {
