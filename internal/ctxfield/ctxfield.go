@@ -45,27 +45,26 @@ func Of(name string) Family {
 		if name[1] != '-' {
 			return None
 		}
+		// Told apart by the letter after "X-": a family of names by
+		// their prefix, or a single name.
+		var f Family
+		var prefix, exact string
 		switch name[2] | 0x20 {
 		case 'f':
-			if httpsyntax.HasPrefixFold(name, "X-Forwarded-") {
-				return XForwarded
-			}
+			f, prefix = XForwarded, "X-Forwarded-"
 		case 't':
-			if httpsyntax.HasPrefixFold(name, "X-Traversal-") {
-				return XTraversal
-			}
+			f, prefix = XTraversal, "X-Traversal-"
 		case 'w':
-			if httpsyntax.HasPrefixFold(name, "X-Wsgiproxy-") {
-				return XWsgiproxy
-			}
+			f, prefix = XWsgiproxy, "X-Wsgiproxy-"
 		case 's':
-			if strings.EqualFold(name, "X-Script-Name") {
-				return XScriptName
-			}
+			f, exact = XScriptName, "X-Script-Name"
 		case 'r':
-			if strings.EqualFold(name, "X-Real-Ip") {
-				return XRealIP
-			}
+			f, exact = XRealIP, "X-Real-Ip"
+		default:
+			return None
+		}
+		if prefix != "" && httpsyntax.HasPrefixFold(name, prefix) || exact != "" && strings.EqualFold(name, exact) {
+			return f
 		}
 	}
 	return None
