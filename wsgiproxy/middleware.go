@@ -30,7 +30,10 @@ const (
 // a Verifier, from a request with a valid signature. From anyone else
 // they are removed and the environ is that of the direct connection. This
 // is unlike middleware that trusts X-Forwarded-For from anyone (such as
-// chi's RealIP): only list the networks of your own proxies.
+// chi's RealIP): only list the networks of your own proxies. Read or not,
+// the context headers are deleted from the request's header map itself,
+// which the application's request shares: a handler before the
+// middleware that keeps the request no longer sees them either.
 //
 // When both header families are present, the first of each list wins:
 //
