@@ -221,12 +221,10 @@ func (m *Middleware) restore(r *http.Request) (*http.Request, int, error) {
 		return nil, http.StatusUnauthorized, err
 	}
 	h := r.Header
-	if trust == trustStandard {
-		removeNonStandardHeaders(h)
-	}
-	// One pass over the headers finds the context headers, read from
-	// there and removed once the request is restored, and the key
-	// headers.
+	// One pass over the headers finds the context headers, all removed
+	// once the request is restored, and among them those read: the
+	// standard family only from a general-purpose proxy, and the key
+	// headers only from a fully trusted one.
 	var ctxBuf [16]headerEntry
 	var keysBuf [8]keyHeader
 	ctx, keys := ctxHeaders{all: ctxBuf[:0]}, keysBuf[:0]
@@ -235,6 +233,9 @@ func (m *Middleware) restore(r *http.Request) (*http.Request, int, error) {
 			continue
 		}
 		ctx.all = append(ctx.all, headerEntry{name, vals})
+		if trust == trustStandard && !standardHeader(name) {
+			continue
+		}
 		if k, ok := lookupKnownHeader(name); ok {
 			ctx.known[k] = vals
 			continue

@@ -249,13 +249,3 @@ func standardHeader(name string) bool {
 	}
 	return false
 }
-
-// removeNonStandardHeaders deletes every context header outside the
-// standard family: what a general-purpose proxy passes on unchecked.
-func removeNonStandardHeaders(h http.Header) {
-	for name := range h {
-		if contextHeader(name) && !standardHeader(name) {
-			delete(h, name)
-		}
-	}
-}
