@@ -124,8 +124,11 @@ func keyHeaderValue[T string | []byte](quoted string, v T) string {
 		b.Grow(len(quoted) + 1 + len(v))
 		b.WriteString(quoted)
 		b.WriteByte(' ')
-		for i := 0; i < len(v); i++ {
-			b.WriteByte(v[i])
+		switch v := any(v).(type) {
+		case string:
+			b.WriteString(v)
+		case []byte:
+			b.Write(v)
 		}
 		return b.String()
 	}
