@@ -1,9 +1,10 @@
 // Command benchpeer holds the Go pieces of the benchmark: the backend,
-// the httputil.ReverseProxy peer, and the clients of the 1 GiB
-// transfers.
+// the httputil.ReverseProxy peer, a byte relay with no HTTP work (the
+// floor of a proxy's cost), and the clients of the 1 GiB transfers.
 //
 //	benchpeer backend  --listen ADDR
 //	benchpeer revproxy --listen ADDR --to URL
+//	benchpeer relay    --listen ADDR --to URL (Linux)
 //	benchpeer fetch    URL            (GET, discard, print bytes and seconds)
 //	benchpeer upload   URL BYTES      (POST BYTES, print bytes and seconds)
 //
@@ -44,7 +45,7 @@ func main() {
 	defer stop()
 	var err error
 	switch os.Args[1] {
-	case "backend", "revproxy":
+	case "backend", "revproxy", "relay":
 		err = serve(ctx, os.Args[1], os.Args[2:])
 	case "fetch":
 		if len(os.Args) != 3 {
@@ -70,23 +71,25 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: benchpeer backend --listen ADDR | revproxy --listen ADDR --to URL | fetch URL | upload URL BYTES")
+	fmt.Fprintln(os.Stderr, "usage: benchpeer backend --listen ADDR | revproxy|relay --listen ADDR --to URL | fetch URL | upload URL BYTES")
 	os.Exit(2)
 }
 
 func serve(ctx context.Context, mode string, args []string) error {
 	fs := flag.NewFlagSet(mode, flag.ExitOnError)
 	listen := fs.String("listen", "127.0.0.1:0", "listen on `HOST:PORT`")
-	to := fs.String("to", "", "revproxy: forward to this `URL`")
+	to := fs.String("to", "", "revproxy, relay: forward to this `URL`")
 	fs.Parse(args)
 	var h http.Handler
-	switch mode {
-	case "backend":
+	if mode == "backend" {
 		h = backend()
-	default:
+	} else {
 		u, err := url.Parse(*to)
 		if err != nil || u.Host == "" {
 			return fmt.Errorf("--to %q: want http://HOST:PORT", *to)
+		}
+		if mode == "relay" {
+			return relay(ctx, *listen, u.Host)
 		}
 		h = reverseProxy(u)
 	}

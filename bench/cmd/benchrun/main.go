@@ -1,6 +1,7 @@
 // Command benchrun runs the side-by-side proxy benchmark: a Go backend,
-// and before it each peer (direct, httputil.ReverseProxy, nginx, HAProxy,
-// Caddy, wsgiproxy in several settings), all on loopback. It drives
+// and before it each peer (direct, a byte relay, httputil.ReverseProxy,
+// nginx, HAProxy, Caddy, wsgiproxy in several settings), all on
+// loopback. It drives
 // every peer with wrk, round by round, peer after peer, and prints one
 // Markdown report: req/s, p50 and p99 (medians over the rounds) with
 // ratios, the 1 GiB transfers with the proxy's peak RSS, and the issue's
@@ -235,6 +236,9 @@ func allPeers(c config, secret string) []*peer {
 	}
 	peers := []*peer{
 		{key: "direct", name: "direct to the Go backend"},
+		{key: "relay", name: "byte relay: one epoll thread, no HTTP", version: runtime.Version(), start: func(ctx context.Context, _, backend string) (*proc, error) {
+			return startGo(ctx, c.benchpeer, "relay", "--listen", "127.0.0.1:0", "--to", backend)
+		}},
 		{key: "revproxy", name: "httputil.ReverseProxy, tuned", version: runtime.Version(), start: func(ctx context.Context, _, backend string) (*proc, error) {
 			return startGo(ctx, c.benchpeer, "revproxy", "--listen", "127.0.0.1:0", "--to", backend)
 		}},

@@ -3,6 +3,7 @@ package main
 import (
 	"math"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -76,5 +77,35 @@ func TestCPUTimeAndRSS(t *testing.T) {
 	}
 	if rss := vmHWM(os.Getpid()); rss < 1<<20 {
 		t.Errorf("VmHWM %d bytes", rss)
+	}
+}
+
+func TestTargets(t *testing.T) {
+	r := results{}
+	for peer, m := range map[string]measure{
+		"revproxy":  {rps: 10000, p99: 0.011},
+		"relay":     {rps: 21000, p99: 0.005},
+		"nginx":     {rps: 20000, p99: 0.006},
+		"wsgi":      {rps: 20500, p99: 0.007},
+		"wsgi-keys": {rps: 18500},
+	} {
+		r.add("small64", peer, m)
+	}
+	got := targets(r, map[string]*bigResult{"wsgi": {downRSS: []float64{11 << 20}, upRSS: []float64{40 << 20}}})
+	for _, want := range []string{
+		"- small64: plain ≥ 2× ReverseProxy (2.05×): met\n  - the byte relay, for reference: 2.10× ReverseProxy\n",
+		"- small64: plain ≥ 1.0× nginx, the moonshot (1.02×): met\n",
+		"- small64: wsgi-keys ≥ 1.8× ReverseProxy (1.85×): met\n",
+		"- small64: plain p99 ≤ nginx's (7.00 ms vs 6.00 ms): **missed**\n",
+		"- 1 GiB down and up: plain's peak RSS ≤ 32 MiB (11.0 and 40.0 MiB): **missed**\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("targets lack %q:\n%s", want, got)
+		}
+	}
+	for _, absent := range []string{"small256", "wsgi-signed", "1 MiB"} {
+		if strings.Contains(got, absent) {
+			t.Errorf("targets name %s, which was not measured:\n%s", absent, got)
+		}
 	}
 }

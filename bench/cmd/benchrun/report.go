@@ -114,6 +114,10 @@ func targets(res results, big map[string]*bigResult) string {
 		if have(s, "wsgi", "revproxy") {
 			r := rps(s, "wsgi") / rps(s, "revproxy")
 			check(r >= 2, "%s: plain ≥ 2× ReverseProxy (%.2f×)", s, r)
+			if have(s, "relay") {
+				// What no proxy can beat here: copying bytes, no HTTP.
+				fmt.Fprintf(&b, "  - the byte relay, for reference: %.2f× ReverseProxy\n", rps(s, "relay")/rps(s, "revproxy"))
+			}
 		}
 		if have(s, "wsgi", "nginx") {
 			r := rps(s, "wsgi") / rps(s, "nginx")
