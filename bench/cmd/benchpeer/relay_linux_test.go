@@ -95,7 +95,7 @@ func TestRelay(t *testing.T) {
 		t.Error(err)
 	}
 
-	// A client that reads slowly fills the relay's socket to it: the
+	// A client that waits before reading fills the relay's socket to it: the
 	// relay must keep what the socket does not take, and lose nothing.
 	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	if err != nil {
@@ -111,7 +111,7 @@ func TestRelay(t *testing.T) {
 	}
 	n, err := io.Copy(io.Discard, resp.Body)
 	if err != nil || n != streamed {
-		t.Errorf("slow reader got %d bytes of %d: %v", n, streamed, err)
+		t.Errorf("late reader got %d bytes of %d: %v", n, streamed, err)
 	}
 
 	// An upload larger than the socket buffers.
