@@ -167,14 +167,16 @@ func (c *conn) serve() {
 	c.close()
 }
 
-// requestState is what one request needs besides its *http.Request, in one
-// allocation. A handler may keep parts of it (the URL, the header
-// values, the context) after it returned, so it is never reused.
+// requestState is what one request needs, its http.Request included, in
+// one allocation. A handler may keep parts of it (the request, the URL,
+// the header values, the context) after it returned, so it is never
+// reused.
 type requestState struct {
 	w    response
 	body body
 	ctx  requestContext
 	head headStore
+	req  http.Request // the handler's, with ctx as its context
 }
 
 // readRequest waits for the next request and reads its head.
@@ -247,7 +249,9 @@ func (c *conn) readRequest() (*response, error) {
 	}
 	x.ctx.parent = c.ctx
 	c.rctx = &x.ctx
-	w.req = r.WithContext(&x.ctx)
+	// Copied into x, WithContext's new request stays on the stack.
+	x.req = *r.WithContext(&x.ctx)
+	w.req = &x.req
 	if w.body != nil {
 		w.body.req = w.req
 	}
