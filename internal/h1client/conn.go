@@ -193,7 +193,7 @@ func (c *conn) abort() { c.nc.Close() }
 
 // roundTrip sends req on c and reads the response head. On error c is
 // closed and req.Body too.
-func (c *conn) roundTrip(req *http.Request, x *Exchange) (resp *http.Response, err error) {
+func (c *conn) roundTrip(req *http.Request, x *Exchange) (*http.Response, error) {
 	ctx := req.Context()
 	if err := ctx.Err(); err != nil {
 		c.t.putIdle(c)
@@ -221,7 +221,7 @@ func (c *conn) roundTrip(req *http.Request, x *Exchange) (resp *http.Response, e
 		c.armHeadDeadline(headTimeout)
 	}
 	c.src.limited, c.src.limit = true, orInt64(t.MaxResponseHeaderBytes, DefaultMaxHeaderBytes)
-	resp, err = c.readResponse(req, x)
+	rs, err := c.readResponse(req, x)
 	c.src.limited = false
 	if writeDone != nil {
 		c.headRead()
@@ -253,10 +253,11 @@ func (c *conn) roundTrip(req *http.Request, x *Exchange) (resp *http.Response, e
 		}
 		return nil, c.mapErr(ctx, err, true)
 	}
+	resp, b := &rs.Response, &rs.body
 	if headTimeout > 0 && writeDone == nil && !c.restBuffered(req, resp) {
 		c.afterHead()
 	}
-	b := &body{c: c, ctx: ctx, resp: resp, writeDone: writeDone}
+	*b = body{c: c, ctx: ctx, resp: resp, writeDone: writeDone}
 	if werr != nil {
 		b.broken = true // the upstream answered before it read the whole request
 	}
@@ -539,12 +540,22 @@ func (c *conn) streamBody(req *http.Request, length int64, buf []byte) error {
 	return bw.Flush()
 }
 
+// responseState is a response with its body, in one allocation, and
+// room for the first value of a few header fields.
+type responseState struct {
+	http.Response
+	body body
+	vals [6]string
+}
+
 // readResponse reads the response head, skipping interim (1xx)
 // responses after reporting them to x.Got1xx or else the request's
 // client trace. The final response's header goes into x.Header if set.
-func (c *conn) readResponse(req *http.Request, x *Exchange) (*http.Response, error) {
+func (c *conn) readResponse(req *http.Request, x *Exchange) (*responseState, error) {
 	for range maxInterimResponses {
-		resp := &http.Response{Request: req}
+		rs := &responseState{}
+		resp := &rs.Response
+		resp.Request = req
 		if err := c.readStatusLine(resp); err != nil {
 			return nil, err
 		}
@@ -553,7 +564,7 @@ func (c *conn) readResponse(req *http.Request, x *Exchange) (*http.Response, err
 		if x != nil && !interim {
 			into = x.Header
 		}
-		h, err := readHeader(c.br, into)
+		h, err := readHeader(c.br, into, rs.vals[:])
 		if err != nil {
 			return nil, err
 		}
@@ -570,7 +581,7 @@ func (c *conn) readResponse(req *http.Request, x *Exchange) (*http.Response, err
 			}
 			continue
 		}
-		return resp, nil
+		return rs, nil
 	}
 	return nil, errors.New("h1client: too many 1xx informational responses")
 }

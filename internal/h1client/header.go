@@ -17,12 +17,13 @@ import (
 // if it is not nil, else into a new one. The usual section (all
 // of it in the read buffer, "Name: value" lines ending in CRLF, nothing
 // to unfold) is copied into one string whose substrings are the values,
-// where textproto.ReadMIMEHeader makes a string per value; any other
+// where textproto.ReadMIMEHeader makes a string per value, and the value
+// slices share vals when it has room for a field each; any other
 // section goes to ReadMIMEHeader itself, so that both accept and refuse
 // the same heads and read them alike.
-func readHeader(br *bufio.Reader, into http.Header) (http.Header, error) {
+func readHeader(br *bufio.Reader, into http.Header, vals []string) (http.Header, error) {
 	if section, ok := peekSection(br); ok {
-		if h, ok := parsePlainSection(string(section), into); ok {
+		if h, ok := parsePlainSection(string(section), into, vals); ok {
 			br.Discard(len(section))
 			return h, nil
 		}
@@ -42,13 +43,16 @@ func readHeader(br *bufio.Reader, into http.Header) (http.Header, error) {
 // "Name: value" with a token for name and a value of visible
 // characters, spaces, tabs and obs-text, ending in CRLF, into the empty
 // map h, or a new one if h is nil; ok is false for any other section,
-// and h is then left empty.
-func parsePlainSection(s string, h http.Header) (_ http.Header, ok bool) {
+// and h is then left empty. The first value of each name goes into
+// strs, or a new array if strs is too short.
+func parsePlainSection(s string, h http.Header, strs []string) (_ http.Header, ok bool) {
 	n := strings.Count(s, "\r\n") - 1 // the fields; the last CRLF ends the section
 	if h == nil {
 		h = make(http.Header, n)
 	}
-	strs := make([]string, n) // one backing array for the first value of each name
+	if len(strs) < n {
+		strs = make([]string, n) // one backing array for the first value of each name
+	}
 	for len(s) > 2 {
 		end := strings.Index(s, "\r\n")
 		line := s[:end]

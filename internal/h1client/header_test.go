@@ -29,10 +29,13 @@ func TestReadHeader(t *testing.T) {
 	for _, sec := range sections {
 		raw := sec + "BODY"
 		want, werr := (&textproto.Reader{R: bufio.NewReaderSize(strings.NewReader(raw), 4096)}).ReadMIMEHeader()
-		// Into a new map, and into one the caller gives.
-		for _, into := range []http.Header{nil, {}} {
+		// Into a new map, and into one the caller gives; the values in a
+		// new array, in one too short for some sections, and in one with
+		// room for all.
+		for i, into := range []http.Header{nil, {}, nil, {}, {}} {
+			vals := make([]string, []int{0, 0, 2, 2, 8}[i])
 			br := bufio.NewReaderSize(strings.NewReader(raw), 4096)
-			got, err := readHeader(br, into)
+			got, err := readHeader(br, into, vals)
 			if (err != nil) != (werr != nil) {
 				t.Errorf("%q: error %v, textproto's %v", sec, err, werr)
 				continue
