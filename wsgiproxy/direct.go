@@ -97,7 +97,7 @@ func (p *Proxy) serveDirect(w http.ResponseWriter, r *http.Request) {
 		// returns, which net/http does not allow.
 		defer out.Body.Close()
 	}
-	if err := p.prepare(r, out); err != nil {
+	if err := p.prepare(r, out, f.vals[:0]); err != nil {
 		reuse = false
 		p.handleError(w, out.WithContext(context.WithValue(out.Context(), rewriteErrKey{}, err)), err)
 		return
@@ -180,6 +180,7 @@ type forward struct {
 	req    http.Request
 	url    url.URL
 	header http.Header // with room for a request's 15 to 25 fields
+	vals   [16]string  // the values of the context headers prepare sets
 	x      h1client.Exchange
 	w      http.ResponseWriter // the client's, until the final response is in
 }
@@ -207,6 +208,7 @@ func (f *forward) release() {
 	f.req = http.Request{}
 	f.url = url.URL{}
 	clear(f.header)
+	clear(f.vals[:])
 	f.x.Header = nil
 	forwards.Put(f)
 }

@@ -212,15 +212,16 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // rewrite turns the client's request into the upstream request.
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	removeContextHeaders(pr.Out.Header)
-	if err := p.prepare(pr.In, pr.Out); err != nil {
+	if err := p.prepare(pr.In, pr.Out, nil); err != nil {
 		pr.Out = pr.Out.WithContext(context.WithValue(pr.Out.Context(), rewriteErrKey{}, err))
 	}
 }
 
 // prepare turns out, a copy of in without its context headers, into the
-// upstream request. An error (a key that cannot be encoded, a failed
-// signature) means out must not be sent.
-func (p *Proxy) prepare(in, out *http.Request) error {
+// upstream request; the values of the headers it sets share vals's
+// backing array while it has room. An error (a key that cannot be
+// encoded, a failed signature) means out must not be sent.
+func (p *Proxy) prepare(in, out *http.Request, vals []string) error {
 	st := stateOf(in)
 	env := environOf(in, st)
 
@@ -249,7 +250,9 @@ func (p *Proxy) prepare(in, out *http.Request) error {
 
 	h := out.Header
 	// One backing array for the values of the headers set here.
-	vals := make([]string, 0, 12+len(p.keys))
+	if vals == nil {
+		vals = make([]string, 0, 12+len(p.keys))
+	}
 	one := func(v string) []string {
 		vals = append(vals, v)
 		return vals[len(vals)-1 : len(vals) : len(vals)]
