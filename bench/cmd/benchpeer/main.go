@@ -1,6 +1,7 @@
 // Command benchpeer holds the Go pieces of the benchmark: the backend,
-// the httputil.ReverseProxy peer, a byte relay with no HTTP work (the
-// floor of a proxy's cost), and the clients of the 1 GiB transfers.
+// the httputil.ReverseProxy peer, a byte relay with no HTTP work (about
+// the least a proxy can cost per small request), and the clients of the
+// 1 GiB transfers.
 //
 //	benchpeer backend  --listen ADDR
 //	benchpeer revproxy --listen ADDR --to URL

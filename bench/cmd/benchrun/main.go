@@ -1,11 +1,11 @@
 // Command benchrun runs the side-by-side proxy benchmark: a Go backend,
 // and before it each peer (direct, a byte relay, httputil.ReverseProxy,
 // nginx, HAProxy, Caddy, wsgiproxy in several settings), all on
-// loopback. It drives
-// every peer with wrk, round by round, peer after peer, and prints one
-// Markdown report: req/s, p50 and p99 (medians over the rounds) with
-// ratios, the 1 GiB transfers with the proxy's peak RSS, and the issue's
-// targets. bench/run.sh installs what is missing and calls it.
+// loopback. It drives every peer with wrk, round by round, peer after
+// peer, and prints one Markdown report: req/s, p50 and p99 (medians over
+// the rounds) with ratios, the 1 GiB transfers with the proxy's peak
+// RSS, and the targets. bench/run.sh installs what is missing
+// and calls it.
 //
 //	benchrun --wsgiproxy BIN --benchpeer BIN [--rounds 3] [--duration 4s] [--out FILE]
 package main

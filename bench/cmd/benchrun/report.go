@@ -115,7 +115,7 @@ func targets(res results, big map[string]*bigResult) string {
 			r := rps(s, "wsgi") / rps(s, "revproxy")
 			check(r >= 2, "%s: plain ≥ 2× ReverseProxy (%.2f×)", s, r)
 			if have(s, "relay") {
-				// What no proxy can beat here: copying bytes, no HTTP.
+				// About the most a proxy reaches here: bytes copied, no HTTP.
 				fmt.Fprintf(&b, "  - the byte relay, for reference: %.2f× ReverseProxy\n", rps(s, "relay")/rps(s, "revproxy"))
 			}
 		}
