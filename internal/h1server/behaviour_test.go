@@ -434,3 +434,50 @@ func TestDeadlines(t *testing.T) {
 		})
 	}
 }
+
+// TestChunkFraming checks the bytes of a chunked body on the wire: a
+// chunk larger than the writer's room, written when the writer is empty
+// (one writev) or holds bytes (through the writer), and small ones.
+func TestChunkFraming(t *testing.T) {
+	writes := []struct {
+		data  string
+		flush bool
+	}{
+		{strings.Repeat("b", 10000), false}, // after the head's flush: the writer is empty
+		{"ccc", false},
+		{strings.Repeat("d", 9000), true}, // the writer holds the chunk before
+		{strings.Repeat("e", 5000), false},
+		{strings.Repeat("f", 4090), true}, // fits once the writer is empty
+	}
+	addr := startLean(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.(http.Flusher).Flush()
+		for _, wr := range writes {
+			if _, err := w.Write([]byte(wr.data)); err != nil {
+				t.Errorf("Write: %v", err)
+			}
+			if wr.flush {
+				w.(http.Flusher).Flush()
+			}
+		}
+	}), nil)
+	c, br := dial(t, addr)
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(br)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, body, ok := strings.Cut(string(raw), "\r\n\r\n")
+	if !ok || !strings.Contains(head, "\r\nTransfer-Encoding: chunked") {
+		t.Fatalf("head %q, want a chunked response", head)
+	}
+	var want strings.Builder
+	for _, wr := range writes {
+		fmt.Fprintf(&want, "%x\r\n%s\r\n", len(wr.data), wr.data)
+	}
+	want.WriteString("0\r\n\r\n")
+	if body != want.String() {
+		t.Errorf("body is %d bytes, want %d: %.80q", len(body), want.Len(), body)
+	}
+}

@@ -109,13 +109,27 @@ type connWriter struct{ c *conn }
 
 func (w connWriter) Write(p []byte) (int, error) {
 	n, err := w.c.rwc.Write(p)
-	if err != nil && w.c.werr == nil {
-		w.c.werr = err
-		if w.c.rctx != nil {
-			w.c.rctx.cancel()
+	w.c.noteWriteErr(err)
+	return n, err
+}
+
+// writeBuffers writes bufs straight to the connection, in one writev
+// where it has one (TCP and Unix sockets), past bw, which must be empty.
+func (c *conn) writeBuffers(bufs *net.Buffers) error {
+	_, err := bufs.WriteTo(c.rwc)
+	c.noteWriteErr(err)
+	return err
+}
+
+// noteWriteErr keeps the connection's first write error and ends the
+// request's context with it.
+func (c *conn) noteWriteErr(err error) {
+	if err != nil && c.werr == nil {
+		c.werr = err
+		if c.rctx != nil {
+			c.rctx.cancel()
 		}
 	}
-	return n, err
 }
 
 func (s *Server) newConn(rwc net.Conn) *conn {

@@ -15,6 +15,8 @@ import (
 	"github.com/wsgiproxy/wsgiproxy-go/internal/httpsyntax"
 )
 
+var crlf = []byte("\r\n")
+
 // bufferBeforeChunking is how many body bytes a response holds back
 // before it sends its head: a handler that writes no more and returns
 // gets a Content-Length instead of a chunked body (net/http's size).
@@ -139,6 +141,17 @@ func (w *response) writeBody(p []byte) (int, error) {
 	bw := w.c.bw
 	if w.chunking {
 		hdr := append(strconv.AppendUint(w.c.num[:0], uint64(len(p)), 16), '\r', '\n')
+		// A chunk bigger than the writer's room would leave in three
+		// writes (what fits, the rest, then the CRLF), each a packet of
+		// its own. With the writer empty, as it is when the handler
+		// flushes after each write (a proxied stream), it leaves whole.
+		if w.c.werr == nil && bw.Buffered() == 0 && len(hdr)+len(p)+2 > bw.Available() {
+			bufs := net.Buffers{hdr, p, crlf}
+			if err := w.c.writeBuffers(&bufs); err != nil {
+				return 0, err
+			}
+			return len(p), nil
+		}
 		bw.Write(hdr)
 		bw.Write(p)
 		_, err := bw.WriteString("\r\n")
