@@ -512,12 +512,16 @@ func (c *conn) streamBody(req *http.Request, length int64, buf []byte) error {
 		}
 		return nil
 	}
+	// The vector is made once, not per chunk: WriteTo's argument is
+	// allocated, and a stream of garbage would grow the heap.
 	var head [20]byte
+	var iov [3][]byte
+	var bufs net.Buffers
 	for {
 		m, rerr := body.Read(buf)
 		if m > 0 {
-			h := append(strconv.AppendInt(head[:0], int64(m), 16), '\r', '\n')
-			bufs := net.Buffers{h, buf[:m], crlf}
+			iov = [3][]byte{append(strconv.AppendInt(head[:0], int64(m), 16), '\r', '\n'), buf[:m], crlf}
+			bufs = iov[:] // WriteTo consumes the vector
 			if _, err := bufs.WriteTo(c.nc); err != nil {
 				return err
 			}

@@ -63,6 +63,10 @@ type conn struct {
 
 	rctx *requestContext // the current request's context
 	werr error           // the first write error
+	// writeBuffers' vector and its array, kept here so that they are
+	// not allocated per call.
+	vec net.Buffers
+	iov [3][]byte
 
 	// Watching for a client that goes away while its handler runs. The
 	// timer is not stopped when a handler returns: armed, it goes on
@@ -113,10 +117,14 @@ func (w connWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// writeBuffers writes bufs straight to the connection, in one writev
-// where it has one (TCP and Unix sockets), past bw, which must be empty.
-func (c *conn) writeBuffers(bufs *net.Buffers) error {
-	_, err := bufs.WriteTo(c.rwc)
+// writeBuffers writes the three parts of a chunk straight to the
+// connection, in one writev where it has one (TCP and Unix sockets),
+// past bw, which must be empty.
+func (c *conn) writeBuffers(head, data, tail []byte) error {
+	c.iov = [3][]byte{head, data, tail}
+	c.vec = c.iov[:] // WriteTo consumes the vector
+	_, err := c.vec.WriteTo(c.rwc)
+	c.iov = [3][]byte{} // keep no reference to the handler's bytes
 	c.noteWriteErr(err)
 	return err
 }
