@@ -63,8 +63,8 @@ type conn struct {
 
 	rctx *requestContext // the current request's context
 	werr error           // the first write error
-	// writeBuffers' vector and its array, kept here so that they are
-	// not allocated per call.
+	// writeChunk's vector and its array, kept here so that they are not
+	// allocated per chunk.
 	vec net.Buffers
 	iov [3][]byte
 
@@ -117,11 +117,11 @@ func (w connWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// writeBuffers writes the three parts of a chunk straight to the
-// connection, in one writev where it has one (TCP and Unix sockets),
+// writeChunk writes a chunk (its size line, data and CRLF) straight to
+// the connection, in one writev where it has one (TCP and Unix sockets),
 // past bw, which must be empty.
-func (c *conn) writeBuffers(head, data, tail []byte) error {
-	c.iov = [3][]byte{head, data, tail}
+func (c *conn) writeChunk(head, data []byte) error {
+	c.iov = [3][]byte{head, data, crlf}
 	c.vec = c.iov[:] // WriteTo consumes the vector
 	_, err := c.vec.WriteTo(c.rwc)
 	c.iov = [3][]byte{} // keep no reference to the handler's bytes

@@ -146,7 +146,7 @@ func (w *response) writeBody(p []byte) (int, error) {
 		// its own. With the writer empty, as it is when the handler
 		// flushes after each write (a proxied stream), it leaves whole.
 		if w.c.werr == nil && bw.Buffered() == 0 && len(hdr)+len(p)+2 > bw.Available() {
-			if err := w.c.writeBuffers(hdr, p, crlf); err != nil {
+			if err := w.c.writeChunk(hdr, p); err != nil {
 				return 0, err
 			}
 			return len(p), nil
