@@ -229,14 +229,17 @@ func (m *Middleware) restore(r *http.Request) (*http.Request, int, error) {
 	var keysBuf [8]keyHeader
 	ctx, keys := ctxHeaders{all: ctxBuf[:0]}, keysBuf[:0]
 	for name, vals := range h {
-		if !contextHeader(name) {
+		// A front's headers come canonical, and most are known: looking
+		// them up first spares them the general test.
+		k, known := lookupKnownHeader(name)
+		if !known && !contextHeader(name) {
 			continue
 		}
 		ctx.all = append(ctx.all, headerEntry{name, vals})
 		if trust == trustStandard && !standardHeader(name) {
 			continue
 		}
-		if k, ok := lookupKnownHeader(name); ok {
+		if known {
 			ctx.known[k] = vals
 			continue
 		}
