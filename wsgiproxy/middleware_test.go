@@ -618,3 +618,21 @@ func TestMiddlewareKeyOverridesOuterKey(t *testing.T) {
 		}
 	}
 }
+
+func TestMiddlewareRemovesAnyCase(t *testing.T) {
+	// Known names are looked up as canonical; context headers set into
+	// the map under other spellings must still be removed.
+	for _, peer := range []string{trustedPeer, untrustedPeer} {
+		r := newRequest("GET", "http://b/x", peer, hdrs{{"X-Forwarded-For", "1.2.3.4"}, {"Accept", "*/*"}})
+		for _, name := range []string{"x-forwarded-for", "X-FORWARDED-HOST", "forwarded", "x-script-name", "x-wsgiproxy-str-0", "X-Traversal-path"} {
+			r.Header[name] = []string{"forged"}
+		}
+		rec, s := serveMiddleware(t, Middleware{}, r)
+		if !s.called {
+			t.Fatalf("%s: refused: %d %s", peer, rec.Code, rec.Body)
+		}
+		if len(s.r.Header) != 1 || s.r.Header.Get("Accept") != "*/*" {
+			t.Errorf("%s: the application got %v, want Accept alone", peer, s.r.Header)
+		}
+	}
+}
