@@ -65,8 +65,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-apt-get update -q
-apt-get install -y -q --no-install-recommends "${missing[@]}"
+apt-get -o DPkg::Lock::Timeout=600 update -q
+apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}"
 
 # Should the package have started nginx anyway, stop it: the tests start
 # their own on free loopback ports.
