@@ -110,9 +110,13 @@ func (p *Proxy) serveDirect(w http.ResponseWriter, r *http.Request) {
 		f.x.Header = dst
 	}
 	f.w = w
+	trace := TraceOf(r.Context())
+	trace.sending(p.name)
 	resp, err := p.lean.RoundTripWith(out, &f.x)
 	f.w = nil // no more interim responses
-	if err != nil {
+	if err == nil {
+		trace.answered()
+	} else {
 		reuse = false
 		p.handleError(w, out, err)
 		return

@@ -91,6 +91,7 @@ type Proxy struct {
 	keys    []keySpec
 	tPath   string // Target's escaped path without trailing "/"
 	tPathHd string // X-Traversal-Path value, "" for none
+	name    string // the upstream as logs and traces name it
 }
 
 type keySpec struct {
@@ -164,6 +165,7 @@ func (p *Proxy) init() {
 			p.keys = append(p.keys, keySpec{kind: KeyKind(kind), name: k, header: KeyHeader(KeyKind(kind), i), quoted: QuoteKey(k)})
 		}
 	}
+	p.name = p.Target.Scheme + "://" + p.Target.Host
 	p.tPath = strings.TrimRight(p.Target.EscapedPath(), "/")
 	if tp := strings.Trim(p.Target.Path, "/"); tp != "" {
 		p.tPathHd = "/" + tp
@@ -181,11 +183,12 @@ func (p *Proxy) init() {
 	}
 	p.lean = leanTransport(transport, p.Target.Scheme)
 	p.rp = &httputil.ReverseProxy{
-		Rewrite:      p.rewrite,
-		Transport:    failFast{transport},
-		ErrorHandler: p.handleError,
-		ErrorLog:     slog.NewLogLogger(p.Logger.Handler(), slog.LevelWarn),
-		BufferPool:   bufferPool{},
+		Rewrite:        p.rewrite,
+		Transport:      failFast{transport},
+		ModifyResponse: answered,
+		ErrorHandler:   p.handleError,
+		ErrorLog:       slog.NewLogLogger(p.Logger.Handler(), slog.LevelWarn),
+		BufferPool:     bufferPool{},
 	}
 }
 
@@ -214,7 +217,16 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	removeContextHeaders(pr.Out.Header)
 	if err := p.prepare(pr.In, pr.Out, nil); err != nil {
 		pr.Out = pr.Out.WithContext(context.WithValue(pr.Out.Context(), rewriteErrKey{}, err))
+		return
 	}
+	TraceOf(pr.In.Context()).sending(p.name)
+}
+
+// answered is ReverseProxy's ModifyResponse: it notes the response
+// head's arrival in the request's Trace.
+func answered(resp *http.Response) error {
+	TraceOf(resp.Request.Context()).answered()
+	return nil
 }
 
 // prepare turns out, a copy of in without its context headers, into the
@@ -421,8 +433,8 @@ func (p *Proxy) handleError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		status = http.StatusGatewayTimeout
 	}
-	upstream := p.Target.Scheme + "://" + p.Target.Host
-	p.Logger.Error("wsgiproxy: upstream request failed", "upstream", upstream, "status", status, "method", r.Method, "path", r.URL.Path, "err", err)
+	TraceOf(r.Context()).failed(err)
+	p.Logger.Error("wsgiproxy: upstream request failed", "upstream", p.name, "status", status, "method", r.Method, "path", r.URL.Path, "err", err)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
@@ -430,7 +442,7 @@ func (p *Proxy) handleError(w http.ResponseWriter, r *http.Request, err error) {
 		fmt.Fprintf(w, "%v\n", err)
 		return
 	}
-	fmt.Fprintf(w, "wsgiproxy: upstream %s: %s\n", upstream, cause(err))
+	fmt.Fprintf(w, "wsgiproxy: upstream %s: %s\n", p.name, cause(err))
 }
 
 // cause is the part of a transport error a client may read.

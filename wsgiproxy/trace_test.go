@@ -1,0 +1,76 @@
+package wsgiproxy
+
+import (
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+// TestTrace checks what a Proxy notes in a request's Trace on the direct
+// path (the lean transport) and through ReverseProxy (net/http's), for an
+// answer, a refused connection and a response head that comes too late.
+func TestTrace(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(300 * time.Millisecond)
+		}
+		time.Sleep(5 * time.Millisecond)
+		w.Write([]byte("ok"))
+	}))
+	defer up.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := "http://" + ln.Addr().String()
+	ln.Close()
+
+	transports := map[string]func() http.RoundTripper{
+		"lean": func() http.RoundTripper {
+			return NewLeanTransport(TransportOptions{ResponseHeaderTimeout: 100 * time.Millisecond})
+		},
+		"std": func() http.RoundTripper {
+			return NewTransportWith(TransportOptions{ResponseHeaderTimeout: 100 * time.Millisecond})
+		},
+	}
+	for name, transport := range transports {
+		for _, tc := range []struct {
+			target, path string
+			status       int
+			cause        string
+		}{
+			{up.URL, "/", 200, ""},
+			{refused, "/", 502, CauseRefused},
+			{up.URL, "/slow", 504, CauseTimeout},
+		} {
+			p, err := NewProxy(tc.target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Transport = transport()
+			tr := &Trace{}
+			r := httptest.NewRequest("GET", tc.path, nil)
+			r = r.WithContext(WithTrace(r.Context(), tr))
+			w := httptest.NewRecorder()
+			p.ServeHTTP(w, r)
+			if w.Code != tc.status {
+				t.Errorf("%s %s%s: status %d, want %d", name, tc.target, tc.path, w.Code, tc.status)
+			}
+			if tr.Upstream != tc.target || tr.Attempts != 1 || tr.UpstreamError != tc.cause {
+				t.Errorf("%s %s%s: trace %+v, want upstream %s, 1 attempt, cause %q", name, tc.target, tc.path, tr, tc.target, tc.cause)
+			}
+			if got := tr.UpstreamTTFB > 0; got != (tc.status == 200) {
+				t.Errorf("%s %s%s: TTFB %v", name, tc.target, tc.path, tr.UpstreamTTFB)
+			}
+		}
+	}
+	// Without a Trace nothing is noted and nothing fails.
+	p, _ := NewProxy(up.URL)
+	w := httptest.NewRecorder()
+	p.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+	if w.Code != 200 {
+		t.Errorf("no trace: status %d", w.Code)
+	}
+}
