@@ -124,6 +124,7 @@ func NewMiddleware(cfg Middleware) (func(http.Handler) http.Handler, error) {
 			r2, status, err := m.restore(r)
 			if err != nil {
 				m.Logger.Warn("wsgiproxy: request refused", "status", status, "remote", r.RemoteAddr, "path", r.URL.Path, "err", err.Error())
+				traceRefusal(TraceOf(r.Context()), err)
 				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 				w.Header().Set("X-Content-Type-Options", "nosniff")
 				w.WriteHeader(status)
@@ -182,6 +183,17 @@ type HeaderError struct {
 
 func (e *HeaderError) Error() string {
 	return "wsgiproxy: " + e.Header + ": " + e.Problem
+}
+
+// traceRefusal notes in t, if any, why the middleware refused a request.
+func traceRefusal(t *Trace, err error) {
+	if t == nil {
+		return
+	}
+	t.Refusal = err.Error()
+	if he, ok := errors.AsType[*HeaderError](err); ok {
+		t.RefusedHeader = he.Header
+	}
 }
 
 func headerErr(h, format string, args ...any) error {
@@ -275,6 +287,9 @@ func (m *Middleware) restore(r *http.Request) (*http.Request, int, error) {
 	r2 := rr.attach(r)
 	if rs.client.IsValid() {
 		r2.RemoteAddr = netip.AddrPortFrom(rs.client, 0).String()
+		if t := TraceOf(r.Context()); t != nil {
+			t.Client = rs.client
+		}
 	}
 	r2.Host = rs.host
 	if rs.urlSet {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"syscall"
 	"time"
@@ -24,6 +25,10 @@ type Trace struct {
 	RequestID string
 	// Route names the route that served the request (wsgiproxy serve).
 	Route string
+	// Client is the client's address as a [Middleware] restored it from
+	// a trusted peer's headers; invalid when none was restored and the
+	// client is the peer itself.
+	Client netip.Addr
 
 	// Upstream is the upstream the request was last sent to, as
 	// scheme://host:port or unix:PATH; empty when none was tried.

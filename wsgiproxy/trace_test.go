@@ -4,6 +4,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -72,5 +74,47 @@ func TestTrace(t *testing.T) {
 	p.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
 	if w.Code != 200 {
 		t.Errorf("no trace: status %d", w.Code)
+	}
+}
+
+// TestTraceMiddleware checks what the Middleware notes in a Trace: the
+// restored client, and why it refused a request (with the header at
+// fault for a 400).
+func TestTraceMiddleware(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		cfg     Middleware
+		header  map[string]string
+		status  int
+		client  string
+		refusal string
+		refused string
+	}{
+		{"restored", Middleware{Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
+			map[string]string{"X-Forwarded-For": "203.0.113.9"}, 204, "203.0.113.9", "", ""},
+		{"peer", Middleware{Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
+			nil, 204, "invalid IP", "", ""},
+		{"bad header", Middleware{Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
+			map[string]string{"X-Forwarded-For": "nonsense"}, 400, "invalid IP", "X-Forwarded-For", "X-Forwarded-For"},
+		{"refused signature", Middleware{Verifier: stubVerifier{}},
+			nil, 401, "invalid IP", "not signed", ""},
+	} {
+		mw, err := NewMiddleware(tc.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = "127.0.0.1:5000"
+		for k, v := range tc.header {
+			r.Header.Set(k, v)
+		}
+		tr := &Trace{}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r.WithContext(WithTrace(r.Context(), tr)))
+		if w.Code != tc.status || tr.Client.String() != tc.client || !strings.Contains(tr.Refusal, tc.refusal) ||
+			(tc.refusal == "") != (tr.Refusal == "") || tr.RefusedHeader != tc.refused {
+			t.Errorf("%s: status %d, trace %+v", tc.name, w.Code, tr)
+		}
 	}
 }
