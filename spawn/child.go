@@ -80,6 +80,7 @@ func (s *Spawner) run(c *child, prev <-chan struct{}) {
 		s.cur = nil
 	}
 	if !s.closed {
+		s.failedStarts++
 		s.failedLocked(c.err)
 		s.logger.Error("spawn: the child could not be started", "pid", c.pid, "reason", reason, "failures", s.fails)
 	}
@@ -133,12 +134,15 @@ func (s *Spawner) launch(c *child) string {
 		c.doneWithoutProcess()
 		return fmt.Sprintf("cannot run %q: %v", args[0], unwrapExec(err))
 	}
+	out := newOutput(s.logger, cmd.Process.Pid, s.cfg.OutputLines)
 	s.mu.Lock()
 	c.pid = cmd.Process.Pid
 	c.network, c.address = network, address
+	c.out = out
+	s.starts++
+	s.lastOut = out
 	s.mu.Unlock()
 	s.logger.Info("spawn: child started", "pid", c.pid, "command", args, "addr", network+":"+address)
-	c.out = newOutput(s.logger, c.pid, s.cfg.OutputLines)
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
@@ -192,6 +196,7 @@ func (s *Spawner) reap(c *child, cmd *exec.Cmd, output *os.File) {
 		if time.Since(c.readyAt) >= s.cfg.MaxBackoff {
 			s.fails = 0
 		}
+		s.crashes++
 		s.failedLocked(&StartError{Reason: "it exited (" + exitText(err) + ")", Pid: c.pid, Output: c.out.tail()})
 		s.logger.Error("spawn: the child exited on its own", "pid", c.pid, "status", exitText(err), "failures", s.fails)
 	}

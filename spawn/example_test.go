@@ -1,6 +1,7 @@
 package spawn_test
 
 import (
+	"fmt"
 	"log"
 	"net/http"
 
@@ -27,4 +28,16 @@ func ExampleSpawner() {
 	front.Keys = wsgiproxy.Keys{Str: []string{"REMOTE_USER"}}
 	var h http.Handler = wsgiproxy.Mount("/app", s.Handler(front))
 	log.Print(http.ListenAndServe("127.0.0.1:8080", h))
+}
+
+// Report the child's state, as a status page would.
+func ExampleSpawner_Status() {
+	s, err := spawn.New(spawn.Config{Command: []string{"sh", "-c", "exec python3 -m http.server --bind 127.0.0.1 __PORT__"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	st := s.Status()
+	fmt.Printf("%s, %d starts\n", st.State, st.Starts)
+	// Output: stopped, 0 starts
 }

@@ -142,6 +142,12 @@ type Spawner struct {
 	inflight int
 	idleGen  int // counts requests, so that a stale idle timer does nothing
 	idle     *time.Timer
+
+	// For Status: the children launched, those that crashed once
+	// ready and those that never became ready, and the output of the
+	// last one.
+	starts, crashes, failedStarts int
+	lastOut                       *output
 }
 
 // child is one run of the command.
