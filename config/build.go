@@ -86,6 +86,7 @@ func (f *File) compile(r *Route, reuse *spawn.Spawner, opts Options) (out compil
 	}
 	cfg := r.mw.cfg
 	cfg.Logger = opts.Logger
+	cfg.Explain = r.Kind == KindEcho // the echo page shows how the environ was restored
 	if len(r.mw.secrets) > 0 {
 		ring, err := keyring(r.mw.secrets, opts)
 		if err != nil {

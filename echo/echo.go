@@ -1,7 +1,9 @@
 // Package echo is the sample application of WSGIProxy: it answers every
 // request with the environ it sees, as an HTML table or, when the client
 // accepts application/json, as JSON. Put it behind the backend middleware
-// to see what a front proxy passed on.
+// to see what a front proxy passed on; with the middleware's Explain set,
+// it also shows the context headers as they arrived and where each
+// restored value came from.
 package echo
 
 import (
@@ -22,13 +24,16 @@ type Response struct {
 	Environ map[string]any `json:"environ"`
 	// URL is scheme://HTTP_HOST SCRIPT_NAME PATH_INFO ?QUERY_STRING.
 	URL string `json:"url"`
+	// Explanation is how the middleware restored the environ; it is
+	// left out unless the middleware's Explain is set.
+	Explanation *wsgiproxy.Explanation `json:"explanation,omitempty"`
 }
 
 // Handler answers with the request's environ. It never reads the body.
 var Handler http.Handler = http.HandlerFunc(serve)
 
 func serve(w http.ResponseWriter, r *http.Request) {
-	resp := Response{Environ: wsgiproxy.EnvironOf(r).Map(), URL: wsgiproxy.RequestURL(r)}
+	resp := Response{Environ: wsgiproxy.EnvironOf(r).Map(), URL: wsgiproxy.RequestURL(r), Explanation: wsgiproxy.ExplanationOf(r)}
 	w.Header().Set("Cache-Control", "no-store")
 	if wantsJSON(r.Header.Get("Accept")) {
 		for k, v := range resp.Environ {
@@ -56,16 +61,23 @@ func serve(w http.ResponseWriter, r *http.Request) {
 			}
 			s = string(b)
 		}
-		rows = append(rows, row{k, s})
+		from := ""
+		if resp.Explanation != nil {
+			from = resp.Explanation.Sources[k]
+		}
+		rows = append(rows, row{k, s, from})
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].Key < rows[j].Key })
 	page.Execute(w, struct {
 		URL  string
 		Rows []row
-	}{resp.URL, rows})
+		Ex   *wsgiproxy.Explanation
+	}{resp.URL, rows, resp.Explanation})
 }
 
-type row struct{ Key, Value string }
+// row is one environ variable; From says where its value came from
+// (empty without an explanation).
+type row struct{ Key, Value, From string }
 
 func wantsJSON(accept string) bool {
 	for _, part := range strings.Split(accept, ",") {
@@ -80,11 +92,30 @@ func wantsJSON(accept string) bool {
 
 var page = template.Must(template.New("echo").Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>wsgiproxy echo</title>
-<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td{border:1px solid #ccc;padding:.2em .5em;font-family:monospace;vertical-align:top;white-space:pre-wrap}</style>
+<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;vertical-align:top;text-align:left}td{font-family:monospace;white-space:pre-wrap}
+.cols{display:flex;flex-wrap:wrap;gap:2em;align-items:flex-start}.cols>section{flex:1 1 30em;min-width:0}td{overflow-wrap:anywhere}
+.note{color:#555}td.from,td:first-child{white-space:nowrap;overflow-wrap:normal}td.from{color:#555}
+.used{background:#e6f4ea}.checked{background:#eef3fb}.unused{color:#777}.untrusted{color:#a00}.untrusted td:first-child{text-decoration:line-through}</style>
 </head><body>
 <h1>wsgiproxy echo</h1>
 <p>URL: <code>{{.URL}}</code></p>
-<table>{{range .Rows}}<tr><td>{{.Key}}</td><td>{{.Value}}</td></tr>
-{{end}}</table>
+<div class="cols">
+<section><h2>Environ</h2>
+<table>{{if .Ex}}<tr><th>key</th><th>value</th><th>from</th></tr>
+{{end}}{{range .Rows}}<tr><td>{{.Key}}</td><td>{{.Value}}</td>{{if $.Ex}}<td class="from">{{.From}}</td>{{end}}</tr>
+{{end}}</table></section>
+{{with .Ex}}<section><h2>On the wire</h2>
+<p>Peer <code>{{.Peer}}</code>: <strong>{{.Trust}}</strong>.</p>
+{{if .Headers}}<table><tr><th>context header</th><th>value</th><th>status</th></tr>
+{{range .Headers}}<tr class="{{.Status}}"><td>{{.Name}}</td><td>{{range $i, $v := .Values}}{{if $i}}
+{{end}}{{$v}}{{end}}</td><td>{{if eq .Status "untrusted"}}removed: untrusted{{else}}{{.Status}}{{end}}</td></tr>
+{{end}}</table>{{else}}<p>No context headers arrived.</p>{{end}}
+<p class="note"><em>used</em>: a value came from it; <em>checked</em>: read, gives no value;
+<em>unused</em>: another header won, or nothing reads it; <em>removed: untrusted</em>: dropped unread.
+The application sees none of these headers.
+In the environ, <em>peer</em> is the connection's address, <em>direct</em> the request as it arrived,
+<em>forced</em> the middleware's settings.</p>
+</section>{{end}}
+</div>
 </body></html>
 `))

@@ -138,3 +138,95 @@ func TestEchoJSONUnsupportedValue(t *testing.T) {
 		}
 	}
 }
+
+func explainingServe(t *testing.T, r *http.Request) *httptest.ResponseRecorder {
+	t.Helper()
+	mw, err := wsgiproxy.NewMiddleware(wsgiproxy.Middleware{Trusted: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, Explain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	mw(echo.Handler).ServeHTTP(rec, r)
+	return rec
+}
+
+func explainedRequest(peer, accept string) *http.Request {
+	r := httptest.NewRequest("GET", "http://10.0.0.2:9000/x", nil)
+	r.RemoteAddr = peer
+	r.Header.Set("Accept", accept)
+	r.Header.Set("X-Forwarded-For", "192.0.2.7")
+	r.Header.Set("X-Forwarded-Server", "www.example.com")
+	r.Header.Set("X-Wsgiproxy-Str-0", `REMOTE_USER <script>alert("x")</script>`)
+	return r
+}
+
+// With the middleware's Explain, the JSON form carries the explanation
+// under its own key, beside the unchanged environ and url.
+func TestJSONExplanation(t *testing.T) {
+	rec := explainingServe(t, explainedRequest("10.0.0.1:5000", "application/json"))
+	var got echo.Response
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		t.Fatalf("%v\n%s", err, rec.Body)
+	}
+	if got.Environ["REMOTE_ADDR"] != "192.0.2.7" || got.URL != "http://www.example.com/x" {
+		t.Errorf("environ %v url %q", got.Environ, got.URL)
+	}
+	e := got.Explanation
+	if e == nil {
+		t.Fatalf("no explanation in\n%s", rec.Body)
+	}
+	if e.Trust != wsgiproxy.TrustFull || e.Peer != "10.0.0.1:5000" {
+		t.Errorf("trust %q peer %q", e.Trust, e.Peer)
+	}
+	for k, want := range map[string]string{"REMOTE_ADDR": "X-Forwarded-For", "HTTP_HOST": "X-Forwarded-Server", "REMOTE_USER": "X-WSGIProxy-Str-0", "PATH_INFO": "direct"} {
+		if e.Sources[k] != want {
+			t.Errorf("sources[%s] = %q, want %q", k, e.Sources[k], want)
+		}
+	}
+	if len(e.Headers) != 3 || e.Headers[0].Name != "X-Forwarded-For" || e.Headers[0].Values[0] != "192.0.2.7" || e.Headers[0].Status != "used" {
+		t.Errorf("headers %+v", e.Headers)
+	}
+	var raw map[string]json.RawMessage
+	json.Unmarshal(rec.Body.Bytes(), &raw)
+	if _, ok := raw["explanation"]; !ok {
+		t.Errorf("no \"explanation\" key in %s", rec.Body)
+	}
+}
+
+// The page shows each header as it arrived, escaped, with what became of
+// it, and beside each environ value the header it came from.
+func TestHTMLExplanation(t *testing.T) {
+	tests := []struct {
+		peer      string
+		want, not []string
+	}{
+		{"10.0.0.1:5000", []string{
+			"<td>REMOTE_ADDR</td><td>192.0.2.7</td><td class=\"from\">X-Forwarded-For</td>",
+			"<td>HTTP_HOST</td><td>www.example.com</td><td class=\"from\">X-Forwarded-Server</td>",
+			"<tr class=\"used\"><td>X-WSGIProxy-Str-0</td><td>REMOTE_USER &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;</td><td>used</td>",
+			"<strong>trusted</strong>",
+		}, []string{"removed: untrusted</td>"}},
+		{"203.0.113.9:5000", []string{
+			"<td>REMOTE_ADDR</td><td>203.0.113.9</td><td class=\"from\">peer</td>",
+			"<tr class=\"untrusted\"><td>X-Forwarded-For</td><td>192.0.2.7</td><td>removed: untrusted</td>",
+			"<strong>untrusted</strong>",
+		}, []string{"<td>REMOTE_USER</td>", "<td>used</td>"}},
+	}
+	for _, tt := range tests {
+		rec := explainingServe(t, explainedRequest(tt.peer, "text/html"))
+		body := rec.Body.String()
+		if strings.Contains(body, "<script>") {
+			t.Errorf("peer %s: unescaped header value in\n%s", tt.peer, body)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(body, w) {
+				t.Errorf("peer %s: page lacks %s\n%s", tt.peer, w, body)
+			}
+		}
+		for _, n := range tt.not {
+			if strings.Contains(body, n) {
+				t.Errorf("peer %s: page has %s\n%s", tt.peer, n, body)
+			}
+		}
+	}
+}

@@ -137,3 +137,35 @@ func ExampleExternalURL() {
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "http://www.example.com:8080/blog/", nil))
 	// Output: http://www.example.com:8080/blog/static/site.css
 }
+
+// A middleware with Explain set tells the application where each
+// restored value came from.
+func ExampleExplanationOf() {
+	mw, err := wsgiproxy.NewMiddleware(wsgiproxy.Middleware{
+		Trusted: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
+		Explain: true,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e := wsgiproxy.ExplanationOf(r)
+		fmt.Println("trust:", e.Trust)
+		fmt.Println("REMOTE_ADDR from", e.Sources["REMOTE_ADDR"])
+		fmt.Println("HTTP_HOST from", e.Sources["HTTP_HOST"])
+		for _, h := range e.Headers {
+			fmt.Println(h.Name, h.Values, h.Status)
+		}
+	})
+	r := httptest.NewRequest("GET", "http://backend:9000/", nil)
+	r.RemoteAddr = "10.0.0.1:5000"
+	r.Header.Set("X-Forwarded-For", "192.0.2.7")
+	r.Header.Set("X-Forwarded-Host", "example.com")
+	mw(app).ServeHTTP(httptest.NewRecorder(), r)
+	// Output:
+	// trust: trusted
+	// REMOTE_ADDR from X-Forwarded-For
+	// HTTP_HOST from X-Forwarded-Host
+	// X-Forwarded-For [192.0.2.7] used
+	// X-Forwarded-Host [example.com] used
+}

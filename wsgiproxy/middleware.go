@@ -1,6 +1,7 @@
 package wsgiproxy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -94,6 +95,12 @@ type Middleware struct {
 	// Logger receives a record for every refused request; nil means
 	// slog.Default().
 	Logger *slog.Logger
+
+	// Explain records for each request how its environ was restored,
+	// for [ExplanationOf]: the context headers as they arrived and
+	// where each value came from. It costs a few allocations per
+	// request; the echo application shows it.
+	Explain bool
 
 	proxies     []netip.Prefix // Trusted and TrustedStandard
 	forcePrefix bool           // Prefix was set, "/" included
@@ -210,6 +217,7 @@ type restored struct {
 	url        url.URL // the request's URL, changed when urlSet
 	urlSet     bool
 	extra      map[string]any
+	ex         *Explanation // nil unless Middleware.Explain
 }
 
 // keyHeader is one X-Wsgiproxy-{Str,Unicode,Json,Pickle}-N header.
@@ -268,6 +276,9 @@ func (m *Middleware) restore(r *http.Request) (*http.Request, int, error) {
 		url:        *r.URL,
 		extra:      st.extra,
 	}
+	if m.Explain {
+		rs.ex = newExplanation(r, trust, m.Verifier != nil)
+	}
 	if trust != untrusted {
 		if err := m.readHeaders(&ctx, keys, &rs); err != nil {
 			return nil, http.StatusBadRequest, err
@@ -284,6 +295,10 @@ func (m *Middleware) restore(r *http.Request) (*http.Request, int, error) {
 		Context: r.Context(),
 		state:   state{scriptName: rs.scriptName, scheme: rs.scheme, extra: rs.extra},
 	}}
+	if rs.ex != nil {
+		rs.ex.finish(ctx.all, trust)
+		rr.Context = context.WithValue(rr.Context, explanationKey{}, rs.ex)
+	}
 	r2 := rr.attach(r)
 	if rs.client.IsValid() {
 		r2.RemoteAddr = netip.AddrPortFrom(rs.client, 0).String()
@@ -404,6 +419,11 @@ func (m *Middleware) readClient(h *ctxHeaders, fwd []forwardedElement, rs *resto
 		return nil
 	}
 	rs.client = pickClient(addrs, m.proxies)
+	if len(h.known[hForwardedFor]) > 0 {
+		rs.ex.set(HeaderForwardedFor, "REMOTE_ADDR")
+	} else {
+		rs.ex.set(HeaderForwarded, "REMOTE_ADDR")
+	}
 	return nil
 }
 
@@ -430,6 +450,7 @@ func readScheme(h *ctxHeaders, fwd []forwardedElement, rs *restored) error {
 		return headerErr(k.display(), "scheme %q: want http or https", v)
 	}
 	rs.scheme = v
+	rs.ex.set(k.display(), "wsgi.url_scheme")
 	return nil
 }
 
@@ -454,6 +475,7 @@ func readHost(h *ctxHeaders, fwd []forwardedElement, rs *restored) error {
 			return headerErr(k.display(), "host %q: %v", v, err)
 		}
 		rs.host = v
+		rs.ex.set(k.display(), "HTTP_HOST", "SERVER_NAME", "SERVER_PORT")
 	} else {
 		standard = true
 	}
@@ -462,6 +484,7 @@ func readHost(h *ctxHeaders, fwd []forwardedElement, rs *restored) error {
 			return headerErr(HeaderForwardedPort, "port %q: %v", port, err)
 		}
 		rs.host = hostWithPort(rs.host, port, rs.scheme)
+		rs.ex.from(HeaderForwardedPort, "HTTP_HOST", "SERVER_PORT")
 	}
 	return nil
 }
@@ -483,6 +506,7 @@ func readPath(h *ctxHeaders, rs *restored) error {
 			return headerErr("X-WSGIProxy-Script-Name", "%q %v", v, err)
 		}
 		rs.scriptName = sn
+		rs.ex.set(hOverrideScriptName.display(), "SCRIPT_NAME")
 	} else if k, v, ok := firstOf(h, hScriptName, hForwardedScript, hForwardedPrefix); ok {
 		if k == hForwardedPrefix {
 			v, _ = lastList(h, hForwardedPrefix)
@@ -492,6 +516,7 @@ func readPath(h *ctxHeaders, rs *restored) error {
 			return headerErr(k.display(), "%q %v", v, err)
 		}
 		rs.scriptName = sn + rs.scriptName
+		rs.ex.from(k.display(), "SCRIPT_NAME")
 	}
 
 	if v, ok := first(h, hTraversalPath); ok {
@@ -504,6 +529,7 @@ func readPath(h *ctxHeaders, rs *restored) error {
 				return headerErr(HeaderTraversalPath, "path %q does not start with %q", rs.url.Path, tp)
 			}
 			rs.urlSet = true
+			rs.ex.from(HeaderTraversalPath, "PATH_INFO")
 		}
 	}
 	if v, ok := first(h, hOverridePathInfo); ok {
@@ -511,12 +537,14 @@ func readPath(h *ctxHeaders, rs *restored) error {
 			return headerErr("X-WSGIProxy-Path-Info", "%q: want a path starting with / without control bytes", v)
 		}
 		rs.url.Path, rs.url.RawPath, rs.urlSet = v, "", true
+		rs.ex.set(hOverridePathInfo.display(), "PATH_INFO")
 	}
 	if v, ok := first(h, hOverrideQuery); ok {
 		if hasControl(v) || strings.ContainsAny(v, " #") {
 			return headerErr("X-WSGIProxy-Query-String", "%q: not a raw query string", v)
 		}
 		rs.url.RawQuery, rs.urlSet = v, true
+		rs.ex.set(hOverrideQuery.display(), "QUERY_STRING")
 	}
 	return nil
 }
@@ -536,8 +564,9 @@ func cleanScriptName(v string) (string, error) {
 // the middleware ran.
 func (m *Middleware) readKeys(keys []keyHeader, rs *restored) error {
 	type keyValue struct {
-		key   string
-		value any
+		key    string
+		value  any
+		header string
 	}
 	var buf [8]keyValue
 	got := buf[:0]
@@ -555,7 +584,7 @@ func (m *Middleware) readKeys(keys []keyHeader, rs *restored) error {
 					return headerErr(kh.name, "key %q sent twice", key)
 				}
 			}
-			got = append(got, keyValue{key, value})
+			got = append(got, keyValue{key, value, kh.name})
 		}
 	}
 	if len(got) == 0 {
@@ -565,6 +594,7 @@ func (m *Middleware) readKeys(keys []keyHeader, rs *restored) error {
 	maps.Copy(extra, rs.extra)
 	for _, kv := range got {
 		extra[kv.key] = kv.value
+		rs.ex.set(displayName(kv.header), kv.key)
 	}
 	rs.extra = extra
 	return nil
@@ -622,6 +652,7 @@ func (m *Middleware) decodeKey(kind KeyKind, v string) (string, any, error) {
 func (m *Middleware) force(rs *restored) error {
 	if m.forcePrefix {
 		rs.scriptName = m.Prefix
+		rs.ex.set(SourceForced, "SCRIPT_NAME")
 	}
 	if m.PopPrefix != "" {
 		if !cutPathPrefix(&rs.url, m.PopPrefix) {
@@ -629,20 +660,25 @@ func (m *Middleware) force(rs *restored) error {
 		}
 		rs.urlSet = true
 		rs.scriptName += m.PopPrefix
+		rs.ex.from(SourceForced, "SCRIPT_NAME", "PATH_INFO")
 	}
 	if m.Scheme != "" {
 		rs.scheme = m.Scheme
+		rs.ex.set(SourceForced, "wsgi.url_scheme")
 	}
 	switch {
 	case m.Host != "":
 		rs.host = m.Host
+		rs.ex.set(SourceForced, "HTTP_HOST", "SERVER_NAME", "SERVER_PORT")
 	case m.Domain != "" || m.Port != "":
 		name, port := splitHostPort(rs.host)
 		if m.Domain != "" {
 			name = m.Domain
+			rs.ex.set(SourceForced, "HTTP_HOST", "SERVER_NAME")
 		}
 		if m.Port != "" {
 			port = m.Port
+			rs.ex.set(SourceForced, "HTTP_HOST", "SERVER_PORT")
 		}
 		if port == "" {
 			rs.host = name

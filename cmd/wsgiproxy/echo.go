@@ -55,7 +55,10 @@ func runEcho(ctx context.Context, args []string) error {
 	return server.Run(ctx, scfg, h)
 }
 
+// echoHandler is the echo application behind the middleware cfg, which
+// explains each request for the page.
 func echoHandler(cfg wsgiproxy.Middleware) (http.Handler, error) {
+	cfg.Explain = true
 	mw, err := wsgiproxy.NewMiddleware(cfg)
 	if err != nil {
 		var ue usageError
