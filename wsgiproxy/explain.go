@@ -94,7 +94,9 @@ func newExplanation(r *http.Request, trust trustLevel, signed bool) *Explanation
 }
 
 // set notes, when e is not nil, that vars came from h alone: a header
-// name or one of the Source* values.
+// name as in the header map, or one of the Source* values. Callers pass
+// names they hold already, so that a nil e costs nothing; finish spells
+// them as the protocol does.
 func (e *Explanation) set(h string, vars ...string) {
 	if e != nil {
 		for _, v := range vars {
@@ -125,10 +127,13 @@ func (e *Explanation) join(h string, vars []string) {
 // finish lists the context headers of the request with their status.
 func (e *Explanation) finish(all []headerEntry, trust trustLevel) {
 	used := map[string]bool{}
-	for _, src := range e.Sources {
-		for _, h := range strings.Split(src, " + ") {
-			used[h] = true
+	for v, src := range e.Sources {
+		names := strings.Split(src, " + ")
+		for i, h := range names {
+			names[i] = displayName(h)
+			used[names[i]] = true
 		}
+		e.Sources[v] = strings.Join(names, " + ")
 	}
 	e.Headers = make([]WireHeader, 0, len(all))
 	for _, he := range all {

@@ -450,7 +450,7 @@ func readScheme(h *ctxHeaders, fwd []forwardedElement, rs *restored) error {
 		return headerErr(k.display(), "scheme %q: want http or https", v)
 	}
 	rs.scheme = v
-	rs.ex.set(k.display(), "wsgi.url_scheme")
+	rs.ex.set(knownHeaderNames[k], "wsgi.url_scheme")
 	return nil
 }
 
@@ -475,7 +475,7 @@ func readHost(h *ctxHeaders, fwd []forwardedElement, rs *restored) error {
 			return headerErr(k.display(), "host %q: %v", v, err)
 		}
 		rs.host = v
-		rs.ex.set(k.display(), "HTTP_HOST", "SERVER_NAME", "SERVER_PORT")
+		rs.ex.set(knownHeaderNames[k], "HTTP_HOST", "SERVER_NAME", "SERVER_PORT")
 	} else {
 		standard = true
 	}
@@ -506,7 +506,7 @@ func readPath(h *ctxHeaders, rs *restored) error {
 			return headerErr("X-WSGIProxy-Script-Name", "%q %v", v, err)
 		}
 		rs.scriptName = sn
-		rs.ex.set(hOverrideScriptName.display(), "SCRIPT_NAME")
+		rs.ex.set(HeaderOverrideScriptName, "SCRIPT_NAME")
 	} else if k, v, ok := firstOf(h, hScriptName, hForwardedScript, hForwardedPrefix); ok {
 		if k == hForwardedPrefix {
 			v, _ = lastList(h, hForwardedPrefix)
@@ -516,7 +516,7 @@ func readPath(h *ctxHeaders, rs *restored) error {
 			return headerErr(k.display(), "%q %v", v, err)
 		}
 		rs.scriptName = sn + rs.scriptName
-		rs.ex.from(k.display(), "SCRIPT_NAME")
+		rs.ex.from(knownHeaderNames[k], "SCRIPT_NAME")
 	}
 
 	if v, ok := first(h, hTraversalPath); ok {
@@ -537,14 +537,14 @@ func readPath(h *ctxHeaders, rs *restored) error {
 			return headerErr("X-WSGIProxy-Path-Info", "%q: want a path starting with / without control bytes", v)
 		}
 		rs.url.Path, rs.url.RawPath, rs.urlSet = v, "", true
-		rs.ex.set(hOverridePathInfo.display(), "PATH_INFO")
+		rs.ex.set(HeaderOverridePathInfo, "PATH_INFO")
 	}
 	if v, ok := first(h, hOverrideQuery); ok {
 		if hasControl(v) || strings.ContainsAny(v, " #") {
 			return headerErr("X-WSGIProxy-Query-String", "%q: not a raw query string", v)
 		}
 		rs.url.RawQuery, rs.urlSet = v, true
-		rs.ex.set(hOverrideQuery.display(), "QUERY_STRING")
+		rs.ex.set(HeaderOverrideQuery, "QUERY_STRING")
 	}
 	return nil
 }
@@ -594,7 +594,7 @@ func (m *Middleware) readKeys(keys []keyHeader, rs *restored) error {
 	maps.Copy(extra, rs.extra)
 	for _, kv := range got {
 		extra[kv.key] = kv.value
-		rs.ex.set(displayName(kv.header), kv.key)
+		rs.ex.set(kv.header, kv.key)
 	}
 	rs.extra = extra
 	return nil
