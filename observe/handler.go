@@ -101,6 +101,8 @@ func (h *handler) finish(x *exchange, r *http.Request, panicked bool) {
 	rec.BytesOut = x.w.written
 	rec.Aborted = panicked || x.w.failed || !x.w.hijacked && r.Context().Err() != nil
 	switch {
+	case x.w.hijacked && r.Method == http.MethodConnect:
+		rec.Status = http.StatusOK // a tunnel
 	case x.w.hijacked:
 		rec.Status = http.StatusSwitchingProtocols
 	case x.w.status != 0:

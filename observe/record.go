@@ -40,8 +40,10 @@ type Record struct {
 	UserAgent string
 	Referer   string
 
-	// Status is the response's status code. It is 101 for a hijacked
-	// connection (a tunnel or an upgrade) and 499, as nginx logs a
+	// Status is the response's status code. For a hijacked connection
+	// it is 200 after CONNECT (a tunnel) and 101 otherwise (an
+	// upgrade), and BytesOut does not count what went through it. It is
+	// 499, as nginx logs a
 	// request whose client went away, when the handler ended by
 	// aborting before it sent any status.
 	Status int
