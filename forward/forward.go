@@ -30,6 +30,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/wsgiproxy/wsgiproxy-go/wsgiproxy"
 )
 
 // DefaultTimeout is the dial and response-header timeout used when
@@ -206,6 +208,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, http.StatusBadRequest, "forward: "+err.Error())
 		return
 	}
+	if tr := wsgiproxy.TraceOf(r.Context()); tr != nil {
+		tr.Target = t.String()
+	}
 	if len(p.Users) > 0 {
 		user, ok := p.authorized(r.Header.Get("Proxy-Authorization"))
 		if !ok {
@@ -330,6 +335,12 @@ func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, status int, msg str
 		attrs = append(attrs, "user", u)
 	}
 	p.logger().Warn("forward: request refused", attrs...)
+	if tr := wsgiproxy.TraceOf(r.Context()); tr != nil {
+		switch status {
+		case http.StatusForbidden, http.StatusProxyAuthRequired, http.StatusLoopDetected:
+			tr.Refusal = msg // a refusal by the proxy's rules, not an upstream's failure
+		}
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -375,8 +386,17 @@ func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error)
 		w.WriteHeader(http.StatusBadGateway)
 		return
 	}
+	traceFailure(r, err)
 	status, msg := upstreamFailure(r.URL.Host, err, p.timeout())
 	p.fail(w, r, status, msg)
+}
+
+// traceFailure notes the cause of a failed dial or round trip in the
+// request's wsgiproxy.Trace, if any.
+func traceFailure(r *http.Request, err error) {
+	if tr := wsgiproxy.TraceOf(r.Context()); tr != nil {
+		tr.UpstreamError = wsgiproxy.ErrorCause(err)
+	}
 }
 
 // upstreamFailure turns a dial or round-trip error into a status and a

@@ -13,6 +13,7 @@ import (
 func (p *Proxy) tunnel(w http.ResponseWriter, r *http.Request, t target, addrs []netip.Addr) {
 	upstream, err := p.dial(r.Context(), addrs, t.port)
 	if err != nil {
+		traceFailure(r, err)
 		status, msg := upstreamFailure(t.String(), err, p.timeout())
 		p.fail(w, r, status, msg)
 		return

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/wsgiproxy/wsgiproxy-go/wsgiproxy"
 )
 
 // DefaultMaxSkew is the default of [Verifier.MaxSkew].
@@ -43,7 +45,8 @@ type Verifier struct {
 // Verify checks the signature of r. It returns (false, nil) when r has
 // neither a Signature nor a Signature-Input field; (true, nil) when it
 // carries a valid signature, after removing both fields from r.Header so
-// that the application does not see them; and otherwise an error that
+// that the application does not see them, and noting the signature's
+// keyid in the request's wsgiproxy.Trace, if any; and otherwise an error that
 // wraps one of the Err* reasons of this package (or that the NonceStore
 // returned). Its text is a short reason, fit for a 401 response body.
 func (v *Verifier) Verify(r *http.Request) (signed bool, err error) {
@@ -94,6 +97,9 @@ func (v *Verifier) Verify(r *http.Request) (signed bool, err error) {
 	}
 	r.Header.Del("Signature-Input")
 	r.Header.Del("Signature")
+	if t := wsgiproxy.TraceOf(r.Context()); t != nil {
+		t.KeyID = s.keyid
+	}
 	return true, nil
 }
 
