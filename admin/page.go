@@ -78,7 +78,7 @@ h1{margin:0 0 .2em}h2{margin:1.4em 0 .4em;font-size:1.15em}
 table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #ddd;padding:.25em .6em;text-align:left;vertical-align:top}
 th{background:#f4f4f4;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
 code,pre,td.mono{font-family:ui-monospace,monospace;font-size:.9em}pre{margin:0;white-space:pre-wrap;max-height:12em;overflow:auto}
-td{overflow-wrap:anywhere}.none{color:#888}
+td{overflow-wrap:break-word}td.mono{overflow-wrap:anywhere}.none{color:#888}
 </style></head>
 <body data-refresh="{{.RefreshMillis}}">
 <h1>wsgiproxy status</h1>

@@ -10,6 +10,7 @@ import (
 	"github.com/wsgiproxy/wsgiproxy-go/forward"
 	"github.com/wsgiproxy/wsgiproxy-go/internal/httpsyntax"
 	"github.com/wsgiproxy/wsgiproxy-go/internal/server"
+	"github.com/wsgiproxy/wsgiproxy-go/observe"
 	"github.com/wsgiproxy/wsgiproxy-go/pickle"
 	"github.com/wsgiproxy/wsgiproxy-go/sign"
 	"github.com/wsgiproxy/wsgiproxy-go/spawn"
@@ -33,6 +34,9 @@ type compiled struct {
 	// idle closes the idle upstream connections of a proxy route, once
 	// its generation is done with them.
 	idle func()
+	// verify and sign are the keyrings of the route's middleware and
+	// front, for the status page.
+	verify, sign *sign.Keyring
 }
 
 // compile builds r's handler. A spawn route uses reuse when it is not
@@ -48,7 +52,7 @@ func (f *File) compile(r *Route, reuse *spawn.Spawner, opts Options) (out compil
 			return out, f.errAt(r, err, KindForward)
 		}
 		p.Logger = opts.Logger
-		return compiled{handler: p}, nil
+		return compiled{handler: observe.WithRoute(r.Name, p)}, nil
 	case KindEcho:
 		h = echo.Handler
 	case KindProxy:
@@ -57,6 +61,7 @@ func (f *File) compile(r *Route, reuse *spawn.Spawner, opts Options) (out compil
 			return out, e
 		}
 		h, front = p, &r.proxy.frontSpec
+		out.sign = signerKeys(p)
 		if t, ok := p.Transport.(interface{ CloseIdleConnections() }); ok {
 			out.idle = t.CloseIdleConnections
 		}
@@ -80,6 +85,7 @@ func (f *File) compile(r *Route, reuse *spawn.Spawner, opts Options) (out compil
 			return out, f.errAt(r, err, "path")
 		}
 		h, front = sp.Handler(p), &r.spawn.frontSpec
+		out.sign = signerKeys(p)
 	}
 	if front != nil && len(front.set) > 0 {
 		h = wsgiproxy.WithKeys(front.set, h)
@@ -93,13 +99,24 @@ func (f *File) compile(r *Route, reuse *spawn.Spawner, opts Options) (out compil
 			return out, f.errAt(r, err, "middleware", "secret_files")
 		}
 		cfg.Verifier = &sign.Verifier{Keys: ring, MaxSkew: r.mw.maxSkew, Nonces: opts.Nonces}
+		out.verify = ring
 	}
 	mw, err := wsgiproxy.NewMiddleware(cfg)
 	if err != nil {
 		return out, f.errAt(r, err, "middleware")
 	}
-	out.handler = mw(wsgiproxy.Mount(r.Path, h))
+	// The route's name goes in the request's Trace, for the access log,
+	// the metrics and the status page.
+	out.handler = observe.WithRoute(r.Name, mw(wsgiproxy.Mount(r.Path, h)))
 	return out, nil
+}
+
+// signerKeys returns the keyring p signs with, or nil.
+func signerKeys(p *wsgiproxy.Proxy) *sign.Keyring {
+	if s, ok := p.Signer.(*sign.Signer); ok {
+		return s.Keys
+	}
+	return nil
 }
 
 func keyring(files []string, opts Options) (*sign.Keyring, error) {

@@ -29,6 +29,7 @@ type File struct {
 	Path      string
 	Listeners []Listener // in the order of their lines
 	Routes    []Route    // in the order of their lines
+	Admin     *Admin     // the [admin] table; nil when there is none
 
 	c *checker // the file's key lines, for errors found when building
 }
@@ -147,6 +148,7 @@ func Parse(path string, data []byte) (*File, error) {
 	dir := filepath.Dir(path)
 	f.Listeners = c.listeners(raw.Listeners, dir)
 	f.Routes = c.routes(raw.Routes, f.Listeners, dir)
+	f.Admin = c.admin(raw.Admin, f.Listeners, dir)
 	// Build each route that passed its checks, to find what only
 	// building finds (unreadable secret files, a missing program).
 	for i := range f.Routes {

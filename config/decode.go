@@ -36,6 +36,7 @@ func (l *leaf) UnmarshalTOML(v any) error {
 type rawFile struct {
 	Listeners map[string]*rawListener `toml:"listeners"`
 	Routes    map[string]*rawRoute    `toml:"routes"`
+	Admin     *rawAdmin               `toml:"admin"`
 }
 
 type rawListener struct {
@@ -223,6 +224,7 @@ func (c *checker) decode(data string) *rawFile {
 			c.errorf(k, "want a table, got %s", tomlType(md.Type(k...)))
 		}
 	}
+	wantTable(toml.Key{"admin"})
 	for _, section := range []string{"listeners", "routes"} {
 		wantTable(toml.Key{section})
 		var m map[string]toml.Primitive

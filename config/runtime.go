@@ -44,6 +44,7 @@ type generation struct {
 	handlers map[string]http.Handler // by listener name
 	spawners map[string]spawned      // by route name; the ones it owns
 	idle     []func()                // close the idle upstream connections of its proxy routes
+	states   []RouteState            // its routes, for Runtime.Routes
 
 	mu       sync.Mutex
 	inflight int
@@ -236,6 +237,7 @@ func (rt *Runtime) build(f *File, prev *generation) (*generation, []string, erro
 			g.spawners[r.Name] = spawned{c.spawner, r.spawn.cfg}
 		}
 		if err == nil {
+			g.states = append(g.states, r.state(c))
 			byListener[r.Listener] = append(byListener[r.Listener], r)
 			compiledBy[r.Listener] = append(compiledBy[r.Listener], c.handler)
 			if c.idle != nil {
@@ -267,6 +269,9 @@ func sameListeners(a, b *File) error {
 		if !ok || l != old {
 			return fmt.Errorf("config: %s: listener %q changed: restart to apply", b.Path, l.Name)
 		}
+	}
+	if !sameAdmin(a.Admin, b.Admin) {
+		return fmt.Errorf("config: %s: the admin table changed: restart to apply", b.Path)
 	}
 	return nil
 }

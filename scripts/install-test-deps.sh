@@ -5,7 +5,8 @@
 # The interop tests (interop/) run real peers: Debian's /usr/bin/python3
 # with werkzeug, PasteDeploy, Paste, WebOb and WSGIProxy2, gunicorn,
 # and nginx. nginx is started by the tests themselves on loopback; it is
-# never left running as a system service.
+# never left running as a system service. The status page is checked in
+# headless chromium (cmd/wsgiproxy, TestAdminServe).
 #
 # Not root and something missing: say what, and fail under CI=true (a
 # developer without root gets the tests' own skip messages instead).
@@ -19,6 +20,7 @@ packages=(
 	python3-wsgiproxy
 	gunicorn
 	nginx
+	chromium
 )
 
 installed() {

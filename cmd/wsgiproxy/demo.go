@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/netip"
 	"os"
 
+	"github.com/wsgiproxy/wsgiproxy-go/admin"
 	"github.com/wsgiproxy/wsgiproxy-go/internal/server"
+	"github.com/wsgiproxy/wsgiproxy-go/observe"
 	"github.com/wsgiproxy/wsgiproxy-go/wsgiproxy"
 )
 
@@ -20,7 +23,12 @@ func runDemo(ctx context.Context, args []string) error {
 	fs := newFlagSet("demo", "[--listen ADDR]")
 	var sl serverFlags
 	sl.register(fs, "127.0.0.1:8000")
+	var af adminFlags
+	af.register(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := af.check(); err != nil {
 		return err
 	}
 	cfg, err := sl.config()
@@ -56,14 +64,23 @@ func runDemo(ctx context.Context, args []string) error {
 	mux.Handle("/demo/", front)
 	mux.Handle("/{$}", http.RedirectHandler("/demo/", http.StatusFound))
 
+	desc := admin.Description{
+		Command:   "demo",
+		Listeners: []admin.Listener{{Name: "front", URL: server.URL(frontLn)}, {Name: "echo backend", URL: server.URL(backendLn)}},
+		Routes:    []admin.Route{{Kind: "proxy", Listener: "front", Path: "/demo", Target: server.URL(backendLn)}},
+	}
+	stop, err := af.start(ctx, func() admin.Description { return desc })
+	if err != nil {
+		return err
+	}
 	errc := make(chan error, 1)
 	bcfg := cfg
 	bcfg.Announce = io.Discard
 	go func() { errc <- server.Serve(ctx, bcfg, backendLn, backend) }()
 	fmt.Fprintf(os.Stderr, "echo backend on %s; open %s/demo/ (Ctrl-C stops)\n", server.URL(backendLn), server.URL(frontLn))
-	err = server.Serve(ctx, cfg, frontLn, mux)
+	err = server.Serve(ctx, cfg, frontLn, observe.Handler(mux, af.observer()))
 	if berr := <-errc; err == nil {
 		err = berr
 	}
-	return err
+	return errors.Join(err, stop())
 }

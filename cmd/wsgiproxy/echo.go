@@ -7,7 +7,7 @@ import (
 	"net/http"
 
 	"github.com/wsgiproxy/wsgiproxy-go/echo"
-	"github.com/wsgiproxy/wsgiproxy-go/internal/server"
+	"github.com/wsgiproxy/wsgiproxy-go/admin"
 	"github.com/wsgiproxy/wsgiproxy-go/wsgiproxy"
 )
 
@@ -31,7 +31,12 @@ func runEcho(ctx context.Context, args []string) error {
 	mf.register(fs)
 	var sf secretFlags
 	sf.register(fs, true)
+	var af adminFlags
+	af.register(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := af.check(); err != nil {
 		return err
 	}
 	cfg, err := mf.middleware()
@@ -52,7 +57,9 @@ func runEcho(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return server.Run(ctx, scfg, h)
+	route := admin.Route{Kind: "echo", Verify: keysOf(cfg.Verifier)}
+	route.Trusted, route.TrustedStandard = trustOf(cfg)
+	return af.serveOne(ctx, "echo", scfg, h, route)
 }
 
 // echoHandler is the echo application behind the middleware cfg, which

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/wsgiproxy/wsgiproxy-go/forward"
-	"github.com/wsgiproxy/wsgiproxy-go/internal/server"
+	"github.com/wsgiproxy/wsgiproxy-go/admin"
 )
 
 func init() {
@@ -34,7 +34,12 @@ func runForward(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.MaxIdleConns, "upstream-max-idle-conns", forward.DefaultMaxIdleConns, "keep at most `N` idle keep-alive connections to targets; 0 keeps none")
 	var sl serverFlags
 	sl.register(fs, "127.0.0.1:3128")
+	var af adminFlags
+	af.register(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := af.check(); err != nil {
 		return err
 	}
 	scfg, err := sl.config()
@@ -51,5 +56,9 @@ func runForward(ctx context.Context, args []string) error {
 	if len(p.Allow) == 0 {
 		slog.Warn("forward: no --allow pattern: every request will be refused")
 	}
-	return server.Run(ctx, scfg, p)
+	route := admin.Route{Kind: "forward", Target: "allow " + strings.Join(cfg.Allow, " ")}
+	if len(cfg.Deny) > 0 {
+		route.Target += "; deny " + strings.Join(cfg.Deny, " ")
+	}
+	return af.serveOne(ctx, "forward", scfg, p, route)
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wsgiproxy/wsgiproxy-go/admin"
 	"github.com/wsgiproxy/wsgiproxy-go/internal/server"
 	"github.com/wsgiproxy/wsgiproxy-go/pickle"
 	"github.com/wsgiproxy/wsgiproxy-go/wsgiproxy"
@@ -25,7 +26,12 @@ func runProxy(ctx context.Context, args []string) error {
 	timeout := fs.Duration("timeout", wsgiproxy.DefaultTimeout, "wait at most `DURATION` for the upstream's response headers")
 	var ff frontFlags
 	ff.register(fs)
+	var af adminFlags
+	af.register(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := af.check(); err != nil {
 		return err
 	}
 	signer, err := ff.secrets.signer(ctx)
@@ -44,7 +50,15 @@ func runProxy(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return server.Run(ctx, cfg, h)
+	target := *to
+	if strings.HasPrefix(target, server.UnixPrefix) {
+		target += " " + *toPath
+	}
+	route := admin.Route{Kind: "proxy", Path: *mount, Target: target, Sign: keysOf(signer)}
+	if mw, err := ff.mw.middleware(); err == nil {
+		route.Trusted, route.TrustedStandard = trustOf(mw)
+	}
+	return af.serveOne(ctx, "proxy", cfg, h, route)
 }
 
 type frontConfig struct {

@@ -12,8 +12,10 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/wsgiproxy/wsgiproxy-go/admin"
 	"github.com/wsgiproxy/wsgiproxy-go/config"
 	"github.com/wsgiproxy/wsgiproxy-go/internal/server"
+	"github.com/wsgiproxy/wsgiproxy-go/observe"
 )
 
 func init() {
@@ -24,7 +26,12 @@ func runServe(ctx context.Context, args []string) error {
 	fs := newFlagSet("serve", "--config FILE [--check]")
 	path := fs.String("config", "", "read the listeners and routes from `FILE` (TOML)")
 	check := fs.Bool("check", false, "check FILE, print a summary and exit: 0 when it is valid, 1 with every mistake otherwise")
+	var af adminFlags
+	af.register(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := af.check(); err != nil {
 		return err
 	}
 	if *path == "" {
@@ -43,12 +50,18 @@ func runServe(ctx context.Context, args []string) error {
 		printSummary(os.Stdout, f)
 		return nil
 	}
-	return serve(ctx, f, hup)
+	if af.listen == "" && f.Admin != nil {
+		af.listen, af.socketMode = f.Admin.Listen, f.Admin.SocketMode
+	}
+	return serve(ctx, f, hup, &af)
 }
 
 // printSummary writes what f serves: each listener and its routes.
 func printSummary(w io.Writer, f *config.File) {
 	fmt.Fprintf(w, "%s: OK: %d listeners, %d routes\n", f.Path, len(f.Listeners), len(f.Routes))
+	if f.Admin != nil {
+		fmt.Fprintf(w, "admin: %s\n", f.Admin.Listen)
+	}
 	for _, l := range f.Listeners {
 		tls := ""
 		if l.TLSCertFile != "" {
@@ -84,7 +97,7 @@ func openListener(l config.Listener) (net.Listener, *server.Certificate, error) 
 }
 
 // serve runs f's listeners until ctx ends, reloading the file on hup.
-func serve(ctx context.Context, f *config.File, hup <-chan os.Signal) (err error) {
+func serve(ctx context.Context, f *config.File, hup <-chan os.Signal, af *adminFlags) (err error) {
 	rt, err := config.NewRuntime(f, config.Options{})
 	if err != nil {
 		return err
@@ -108,10 +121,22 @@ func serve(ctx context.Context, f *config.File, hup <-chan os.Signal) (err error
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	listeners := make([]admin.Listener, len(lns))
+	for i, l := range f.Listeners {
+		listeners[i] = admin.Listener{Name: l.Name, URL: server.URL(lns[i])}
+	}
+	stopAdmin, err := af.start(ctx, func() admin.Description { return describeRoutes(listeners, rt.Routes()) })
+	if err != nil {
+		for _, ln := range lns {
+			ln.Close()
+		}
+		return err
+	}
+	defer func() { err = errors.Join(err, stopAdmin()) }()
 	errc := make(chan error, len(lns))
 	for i, l := range f.Listeners {
 		go func() {
-			err := server.Serve(ctx, l.Server(), lns[i], rt.Handler(l.Name))
+			err := server.Serve(ctx, l.Server(), lns[i], observe.Handler(rt.Handler(l.Name), af.observer()))
 			if err != nil {
 				err = fmt.Errorf("listener %q: %w", l.Name, err)
 				cancel() // one listener failing stops them all
@@ -152,4 +177,26 @@ func reloadOnHUP(ctx context.Context, rt *config.Runtime, certs []*server.Certif
 		}
 		slog.Info("serve: config reloaded", "file", path, "routes", len(f.Routes))
 	}
+}
+
+// describeRoutes is what serve shows on the status page.
+func describeRoutes(listeners []admin.Listener, routes []config.RouteState) admin.Description {
+	d := admin.Description{Command: "serve", Listeners: listeners}
+	for _, r := range routes {
+		ar := admin.Route{
+			Name: r.Name, Listener: r.Listener, Host: r.Host, Path: r.Path, Kind: r.Kind, Target: r.Target,
+			Trusted: r.Trusted, TrustedStandard: r.TrustedStandard,
+		}
+		if r.Verify != nil {
+			ar.Verify = r.Verify
+		}
+		if r.Sign != nil {
+			ar.Sign = r.Sign
+		}
+		if r.Spawner != nil {
+			ar.Spawner = r.Spawner
+		}
+		d.Routes = append(d.Routes, ar)
+	}
+	return d
 }

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/wsgiproxy/wsgiproxy-go/internal/server"
+	"github.com/wsgiproxy/wsgiproxy-go/admin"
 	"github.com/wsgiproxy/wsgiproxy-go/spawn"
 	"github.com/wsgiproxy/wsgiproxy-go/wsgiproxy"
 )
@@ -31,7 +31,12 @@ func runSpawn(ctx context.Context, args []string) error {
 	forwarded := fs.Bool("forwarded", false, "also send an RFC 7239 Forwarded header")
 	var ff frontFlags
 	ff.register(fs)
+	var af adminFlags
+	af.register(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := af.check(); err != nil {
 		return err
 	}
 	if *cmdline == "" {
@@ -62,7 +67,11 @@ func runSpawn(ctx context.Context, args []string) error {
 	}
 	h, err := buildSpawnFront(sp, *mount, *forwarded, &ff.mw, &ff.keys, signer)
 	if err == nil {
-		err = server.Run(ctx, scfg, h)
+		route := admin.Route{Kind: "spawn", Path: *mount, Target: *cmdline, Sign: keysOf(signer), Spawner: sp}
+		if mw, merr := ff.mw.middleware(); merr == nil {
+			route.Trusted, route.TrustedStandard = trustOf(mw)
+		}
+		err = af.serveOne(ctx, "spawn", scfg, h, route)
 	}
 	return errors.Join(err, sp.Close())
 }

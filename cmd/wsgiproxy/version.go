@@ -19,10 +19,14 @@ func runVersion(_ context.Context, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	v := "(devel)"
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		v = bi.Main.Version
-	}
-	fmt.Fprintf(os.Stdout, "wsgiproxy %s (protocol %s, %s)\n", v, wsgiproxy.ProtocolVersion, runtime.Version())
+	fmt.Fprintf(os.Stdout, "wsgiproxy %s (protocol %s, %s)\n", version(), wsgiproxy.ProtocolVersion, runtime.Version())
 	return nil
+}
+
+// version is the module's version, "(devel)" in a build from a checkout.
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
 }
