@@ -6,13 +6,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/wsgiproxy/wsgiproxy-go/admin"
 	"github.com/wsgiproxy/wsgiproxy-go/internal/server"
+	"github.com/wsgiproxy/wsgiproxy-go/metrics"
 	"github.com/wsgiproxy/wsgiproxy-go/observe"
 	"github.com/wsgiproxy/wsgiproxy-go/sign"
 	"github.com/wsgiproxy/wsgiproxy-go/spawn"
@@ -23,8 +27,11 @@ import (
 // admin endpoints (package admin) on a listener of their own.
 type adminFlags struct {
 	listen     string
-	socketMode os.FileMode  // of a unix socket (serve's admin table)
-	stats      *admin.Stats // made by observer when the admin listener is on
+	socketMode os.FileMode // of a unix socket (serve's admin table)
+	// Made by observers when the admin listener is on: the status
+	// page's counts and the Prometheus metrics.
+	stats   *admin.Stats
+	metrics *metrics.Metrics
 }
 
 func (f *adminFlags) register(fs *flag.FlagSet) {
@@ -42,16 +49,32 @@ func (f *adminFlags) check() error {
 	return nil
 }
 
-// observer returns the status page's request counter, or a nil
-// interface when the admin listener is off.
-func (f *adminFlags) observer() observe.Observer {
+// observers returns the observers of the traffic that the admin
+// listener shows: the status page's counts and the metrics; none when
+// the admin listener is off.
+func (f *adminFlags) observers() []observe.Observer {
 	if f.listen == "" {
 		return nil
 	}
 	if f.stats == nil {
-		f.stats = &admin.Stats{}
+		f.stats, f.metrics = &admin.Stats{}, metrics.New()
 	}
-	return f.stats
+	return []observe.Observer{f.stats, f.metrics}
+}
+
+// routesChanged tells the metrics which children d's routes run; serve
+// calls it again after each reload.
+func (f *adminFlags) routesChanged(d admin.Description) {
+	if f.metrics == nil {
+		return
+	}
+	byRoute := map[string]metrics.Spawner{}
+	for _, r := range d.Routes {
+		if r.Spawner != nil {
+			byRoute[r.Name] = r.Spawner
+		}
+	}
+	f.metrics.SetSpawners(byRoute)
 }
 
 // start opens the admin listener and serves the admin endpoints on it;
@@ -69,11 +92,13 @@ func (f *adminFlags) start(ctx context.Context, describe func() admin.Descriptio
 	if err != nil {
 		return nil, fmt.Errorf("admin listener: %w", err)
 	}
-	f.observer() // makes f.stats
+	f.observers() // makes f.stats and f.metrics
+	f.routesChanged(describe())
 	ctx, cancel := context.WithCancel(ctx)
 	srv := &admin.Server{
 		Version:  version(),
 		Stats:    f.stats,
+		Metrics:  promhttp.HandlerFor(f.metrics.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(slog.Default().Handler(), slog.LevelError)}),
 		Describe: describe,
 		Ready:    func() error { return ready(ctx, describe()) },
 	}
@@ -129,7 +154,7 @@ func (f *adminFlags) serveOne(ctx context.Context, command string, cfg server.Co
 		ln.Close()
 		return err
 	}
-	err = server.Serve(ctx, cfg, ln, observe.Handler(h, f.observer()))
+	err = server.Serve(ctx, cfg, ln, observe.Handler(h, f.observers()...))
 	return errors.Join(err, stop())
 }
 

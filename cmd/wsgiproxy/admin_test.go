@@ -17,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	"github.com/wsgiproxy/wsgiproxy-go/admin"
 )
 
@@ -144,6 +147,41 @@ echo = {}
 	if len(st.Errors) != 1 || st.Errors[0].Route != "api" || st.Errors[0].Status != 500 || st.Errors[0].Target != "/api/fail" {
 		t.Errorf("errors %+v", st.Errors)
 	}
+
+	t.Run("metrics", func(t *testing.T) {
+		resp, err := http.Get(adm + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		fams, err := parser.TextToMetricFamilies(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]float64{}
+		for _, m := range fams["wsgiproxy_requests_total"].GetMetric() {
+			var route, code string
+			for _, l := range m.GetLabel() {
+				switch l.GetName() {
+				case "route":
+					route = l.GetValue()
+				case "code":
+					code = l.GetValue()
+				}
+			}
+			got[route+" "+code] += m.GetCounter().GetValue()
+		}
+		for k, want := range map[string]float64{"api 2xx": 3, "api 5xx": 1, "app 2xx": 2, "hello 2xx": 1} {
+			if got[k] != want {
+				t.Errorf("wsgiproxy_requests_total{%s} = %v, want %v (all: %v)", k, got[k], want, got)
+			}
+		}
+		starts := fams["wsgiproxy_spawn_starts_total"].GetMetric()
+		if len(starts) != 1 || starts[0].GetCounter().GetValue() != 1 {
+			t.Errorf("wsgiproxy_spawn_starts_total: %v, want the app route's one start", starts)
+		}
+	})
 
 	t.Run("admin paths", func(t *testing.T) {
 		for _, p := range []string{"/status", "/status.json", "/status.js", "/metrics", "/healthz", "/readyz"} {

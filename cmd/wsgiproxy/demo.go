@@ -78,7 +78,7 @@ func runDemo(ctx context.Context, args []string) error {
 	bcfg.Announce = io.Discard
 	go func() { errc <- server.Serve(ctx, bcfg, backendLn, backend) }()
 	fmt.Fprintf(os.Stderr, "echo backend on %s; open %s/demo/ (Ctrl-C stops)\n", server.URL(backendLn), server.URL(frontLn))
-	err = server.Serve(ctx, cfg, frontLn, observe.Handler(mux, af.observer()))
+	err = server.Serve(ctx, cfg, frontLn, observe.Handler(mux, af.observers()...))
 	if berr := <-errc; err == nil {
 		err = berr
 	}

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/wsgiproxy/wsgiproxy-go/echo"
 	"github.com/wsgiproxy/wsgiproxy-go/admin"
+	"github.com/wsgiproxy/wsgiproxy-go/echo"
 	"github.com/wsgiproxy/wsgiproxy-go/wsgiproxy"
 )
 

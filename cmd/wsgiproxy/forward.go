@@ -5,8 +5,8 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/wsgiproxy/wsgiproxy-go/forward"
 	"github.com/wsgiproxy/wsgiproxy-go/admin"
+	"github.com/wsgiproxy/wsgiproxy-go/forward"
 )
 
 func init() {

@@ -136,7 +136,7 @@ func serve(ctx context.Context, f *config.File, hup <-chan os.Signal, af *adminF
 	errc := make(chan error, len(lns))
 	for i, l := range f.Listeners {
 		go func() {
-			err := server.Serve(ctx, l.Server(), lns[i], observe.Handler(rt.Handler(l.Name), af.observer()))
+			err := server.Serve(ctx, l.Server(), lns[i], observe.Handler(rt.Handler(l.Name), af.observers()...))
 			if err != nil {
 				err = fmt.Errorf("listener %q: %w", l.Name, err)
 				cancel() // one listener failing stops them all
@@ -144,7 +144,7 @@ func serve(ctx context.Context, f *config.File, hup <-chan os.Signal, af *adminF
 			errc <- err
 		}()
 	}
-	go reloadOnHUP(ctx, rt, certs, hup)
+	go reloadOnHUP(ctx, rt, certs, hup, func() { af.routesChanged(describeRoutes(listeners, rt.Routes())) })
 	var errs []error
 	for range lns {
 		errs = append(errs, <-errc)
@@ -154,7 +154,7 @@ func serve(ctx context.Context, f *config.File, hup <-chan os.Signal, af *adminF
 
 // reloadOnHUP reads the config file again on each signal from hup, and
 // the TLS certificates; a file with mistakes keeps the routes in use.
-func reloadOnHUP(ctx context.Context, rt *config.Runtime, certs []*server.Certificate, hup <-chan os.Signal) {
+func reloadOnHUP(ctx context.Context, rt *config.Runtime, certs []*server.Certificate, hup <-chan os.Signal, reloaded func()) {
 	path := rt.File().Path
 	for {
 		select {
@@ -175,6 +175,7 @@ func reloadOnHUP(ctx context.Context, rt *config.Runtime, certs []*server.Certif
 			slog.Error("serve: config not reloaded; keeping the old one", "file", path, "err", err)
 			continue
 		}
+		reloaded()
 		slog.Info("serve: config reloaded", "file", path, "routes", len(f.Routes))
 	}
 }
