@@ -13,7 +13,7 @@ import (
 // clock is a settable time for Stats.now.
 type clock struct{ t time.Time }
 
-func (c *clock) now() time.Time       { return c.t }
+func (c *clock) now() time.Time      { return c.t }
 func (c *clock) add(d time.Duration) { c.t = c.t.Add(d) }
 
 func record(route string, status int) *observe.Record {
