@@ -48,3 +48,23 @@ echo = {}
 		})
 	}
 }
+
+// The admin listener is fixed at start, like the listeners.
+func TestReloadAdminChanged(t *testing.T) {
+	base := oneListener + "[routes.a]\necho = {}\n"
+	f := mustLoad(t, base+"[admin]\nlisten = \"127.0.0.1:0\"\n")
+	rt, err := NewRuntime(f, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	for _, text := range []string{base, base + "[admin]\nlisten = \"unix:admin.sock\"\n"} {
+		err := rt.Reload(mustLoad(t, text))
+		if err == nil || !strings.Contains(err.Error(), "the admin table changed: restart to apply") {
+			t.Errorf("reload with\n%s\nerror %v, want a refusal", text, err)
+		}
+	}
+	if err := rt.Reload(mustLoad(t, base+"[admin]\nlisten = \"127.0.0.1:0\"\n")); err != nil {
+		t.Errorf("the same admin table: %v", err)
+	}
+}

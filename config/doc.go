@@ -28,6 +28,10 @@
 //	max_header_bytes = 65536
 //	server = "lean"                 # or "std", net/http's server; TLS listeners always use it
 //
+//	[admin]                         # the admin listener (package admin); optional
+//	listen = "9090"                 # a bare port means loopback; HOST:PORT or unix:PATH
+//	socket_mode = "0600"            # unix socket only
+//
 //	[routes.NAME]
 //	listener = "NAME"               # may be left out when there is one listener
 //	host = "example.com"            # or "*.example.com"; left out: any host

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -311,5 +312,56 @@ func TestAdminReadyzSpawnFailing(t *testing.T) {
 	st := statusJSON(t, adm)
 	if st.Ready || len(st.Children) != 1 || st.Children[0].FailedStarts != 2 {
 		t.Errorf("status %+v", st)
+	}
+}
+
+// serve --check reports the [admin] table's mistakes as FILE:LINE, and
+// a unix socket admin listener answers over its socket.
+func TestAdminServeCheckAndUnix(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(bad, []byte("[listeners.main]\nlisten = \"127.0.0.1:0\"\n[routes.a]\necho = {}\n[admin]\nlisten = \"localhost\"\nsocket_mode = \"0600\"\n"), 0o600)
+	code, _, stderr := runCmd(t, "serve", "--check", "--config", bad)
+	for _, want := range []string{
+		bad + `:6: admin.listen: "localhost": want PORT, HOST:PORT or unix:PATH`,
+	} {
+		if code != 1 || !strings.Contains(stderr, want) {
+			t.Errorf("exit %d, stderr lacks %q:\n%s", code, want, stderr)
+		}
+	}
+
+	sock := filepath.Join(dir, "admin.sock")
+	good := writeConfig(t, dir, "[listeners.main]\nlisten = \"127.0.0.1:0\"\n[routes.a]\necho = {}\n[admin]\nlisten = \"unix:admin.sock\"\nsocket_mode = \"0600\"\n")
+	code, stdout, _ := runCmd(t, "serve", "--check", "--config", good)
+	if code != 0 || !strings.Contains(stdout, "admin: unix:"+sock+"\n") {
+		t.Errorf("check: exit %d\n%s", code, stdout)
+	}
+	s, _ := startServe(t, good, 1)
+	if got := adminURL(t, s); got != "unix:"+sock {
+		t.Errorf("admin on %s, want unix:%s", got, sock)
+	}
+	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("socket %v %v, want mode 0600", fi, err)
+	}
+	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		},
+	}}
+	resp, err := client.Get("http://admin/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "ready\n" {
+		t.Errorf("/readyz over the socket: %d %q", resp.StatusCode, b)
+	}
+	if code := s.stop(t); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("the admin socket is left behind: %v", err)
 	}
 }
