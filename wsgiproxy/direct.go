@@ -47,13 +47,23 @@ func isHopHeader(name string) bool {
 	return false
 }
 
-// direct reports whether r may take the direct path.
-func (p *Proxy) direct(r *http.Request) bool {
-	return p.lean != nil && r.Method != http.MethodConnect && len(r.Header["Upgrade"]) == 0
+// direct reports whether r may take the direct path to t.
+func (p *Proxy) direct(t *target, r *http.Request) bool {
+	return t.lean != nil && r.Method != http.MethodConnect && len(r.Header["Upgrade"]) == 0
 }
 
-// serveDirect forwards r on the direct path.
-func (p *Proxy) serveDirect(w http.ResponseWriter, r *http.Request) {
+// roundTripError is a failed round trip of the direct path, which
+// nothing was written to the client about yet; req is the upstream
+// request.
+type roundTripError struct {
+	req *http.Request
+	err error
+}
+
+// serveDirect forwards r to t on the direct path, with body as the
+// request body. When the round trip fails it writes nothing and returns
+// the error, for the caller to answer or to try another upstream.
+func (p *Proxy) serveDirect(w http.ResponseWriter, r *http.Request, t *target, body io.ReadCloser) *roundTripError {
 	f := forwards.Get().(*forward)
 	// Without a body no goroutine of the transport can still hold the
 	// upstream request when this returns; nor can an error handler,
@@ -89,6 +99,7 @@ func (p *Proxy) serveDirect(w http.ResponseWriter, r *http.Request) {
 	out.Header = h
 	out.RequestURI = ""
 	out.Close = false
+	out.Body = body
 	if r.ContentLength == 0 {
 		out.Body = nil
 	}
@@ -97,10 +108,10 @@ func (p *Proxy) serveDirect(w http.ResponseWriter, r *http.Request) {
 		// returns, which net/http does not allow.
 		defer out.Body.Close()
 	}
-	if err := p.prepare(r, out, f.vals[:0]); err != nil {
+	if err := p.prepare(r, out, t, f.vals[:0]); err != nil {
 		reuse = false
 		p.handleError(w, out.WithContext(context.WithValue(out.Context(), rewriteErrKey{}, err)), err)
-		return
+		return nil
 	}
 	// The response header goes straight into the client's when no outer
 	// handler has set any.
@@ -111,22 +122,21 @@ func (p *Proxy) serveDirect(w http.ResponseWriter, r *http.Request) {
 	}
 	f.w = w
 	trace := TraceOf(r.Context())
-	trace.sending(p.name)
-	resp, err := p.lean.RoundTripWith(out, &f.x)
+	trace.sending(t.name)
+	resp, err := t.lean.RoundTripWith(out, &f.x)
 	f.w = nil // no more interim responses
 	if err == nil {
 		trace.answered()
 	} else {
 		reuse = false
-		p.handleError(w, out, err)
-		return
+		return &roundTripError{out, err}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		reuse = false
 		clear(dst)
 		p.handleError(w, out, errors.New("wsgiproxy: 101 Switching Protocols to a request without Upgrade"))
-		return
+		return nil
 	}
 
 	removeHopHeaders(resp.Header)
@@ -158,7 +168,7 @@ func (p *Proxy) serveDirect(w http.ResponseWriter, r *http.Request) {
 	if err := copyBody(w, resp.Body, flush); err != nil {
 		if r.Context().Value(http.ServerContextKey) == nil {
 			p.Logger.Warn("wsgiproxy: response body copy failed", "path", r.URL.Path, "err", err)
-			return
+			return nil
 		}
 		// All that is left is to break the client's response so that it
 		// is not taken for a whole one.
@@ -169,11 +179,12 @@ func (p *Proxy) serveDirect(w http.ResponseWriter, r *http.Request) {
 		for name, vals := range resp.Trailer {
 			dst[name] = vals
 		}
-		return
+		return nil
 	}
 	for name, vals := range resp.Trailer {
 		dst[http.TrailerPrefix+name] = vals
 	}
+	return nil
 }
 
 // forward is what the direct path needs for one request, pooled: the

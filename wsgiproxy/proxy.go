@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wsgiproxy/wsgiproxy-go/internal/h1client"
+	"github.com/wsgiproxy/wsgiproxy-go/upstream"
 )
 
 // DefaultTimeout bounds the wait for an upstream's response headers when
@@ -84,14 +85,47 @@ type Proxy struct {
 	// slog.Default().
 	Logger *slog.Logger
 
-	once    sync.Once
-	initErr error
-	rp      *httputil.ReverseProxy
+	// Upstreams, if set instead of Target, is the pool of upstreams the
+	// requests are spread over (see package upstream): each request goes
+	// to the host its policy picks, with the host's URL applied as
+	// Target's would be. A request that fails on one host is sent to
+	// another by the rules of Retries; with no host left it is answered
+	// 502 naming the pool, or 503 with Retry-After when every host is
+	// down. A pool without NewTransport gets one that makes transports as
+	// Transport says (a lean one per host when Transport is nil).
+	Upstreams *upstream.Pool
+	// Retries is how many more hosts of Upstreams a failed request may
+	// try: one that could not connect, or whose connection died before
+	// any byte of it was written, whatever its method; after bytes were
+	// written, only an idempotent request without a body; never once the
+	// response has started. Zero means DefaultRetries, a negative value
+	// none.
+	Retries int
+	// RetryBuffer bounds the bytes of a request body kept to send it
+	// again; a request whose body is longer is not retried once its body
+	// has been read. Zero means DefaultRetryBuffer, a negative value none
+	// (no request with a body is retried).
+	RetryBuffer int
+
+	once      sync.Once
+	initErr   error
+	target    // Target's, when there is no pool
+	transport http.RoundTripper
+	keys      []keySpec
+	retries   int
+	retryBuf  int
+}
+
+// target is an upstream's URL with what its requests need, computed
+// once: Target's, or that of a host of Upstreams.
+type target struct {
+	url     *url.URL
+	name    string              // the upstream as logs and traces name it
+	tPath   string              // the URL's escaped path without trailing "/"
+	tPathHd string              // X-Traversal-Path value, "" for none
 	lean    *h1client.Transport // the direct path's transport, if any (direct.go)
-	keys    []keySpec
-	tPath   string // Target's escaped path without trailing "/"
-	tPathHd string // X-Traversal-Path value, "" for none
-	name    string // the upstream as logs and traces name it
+	rp      *httputil.ReverseProxy
+	host    *upstream.Host // nil for Target
 }
 
 type keySpec struct {
@@ -143,8 +177,12 @@ func (p *Proxy) Validate() error {
 }
 
 func (p *Proxy) init() {
-	if p.Target == nil {
+	switch {
+	case p.Target == nil && p.Upstreams == nil:
 		p.initErr = errors.New("wsgiproxy: Proxy has no Target")
+		return
+	case p.Target != nil && p.Upstreams != nil:
+		p.initErr = errors.New("wsgiproxy: Proxy has both Target and Upstreams; set one")
 		return
 	}
 	seen := map[string]bool{}
@@ -165,31 +203,47 @@ func (p *Proxy) init() {
 			p.keys = append(p.keys, keySpec{kind: KeyKind(kind), name: k, header: KeyHeader(KeyKind(kind), i), quoted: QuoteKey(k)})
 		}
 	}
-	p.name = p.Target.Scheme + "://" + p.Target.Host
-	p.tPath = strings.TrimRight(p.Target.EscapedPath(), "/")
-	if tp := strings.Trim(p.Target.Path, "/"); tp != "" {
-		p.tPathHd = "/" + tp
-	}
 	if p.Logger == nil {
 		p.Logger = slog.Default()
 	}
-	transport := p.Transport
-	if transport == nil {
-		timeout := p.Timeout
-		if timeout == 0 {
-			timeout = DefaultTimeout
-		}
-		transport = NewLeanTransport(TransportOptions{ResponseHeaderTimeout: timeout})
+	p.transport = p.Transport
+	if p.transport == nil {
+		p.transport = NewLeanTransport(TransportOptions{ResponseHeaderTimeout: p.timeout()})
 	}
-	p.lean = leanTransport(transport, p.Target.Scheme)
-	p.rp = &httputil.ReverseProxy{
-		Rewrite:        p.rewrite,
+	if p.Upstreams != nil {
+		p.initErr = p.initPool()
+		return
+	}
+	p.target = *p.newTarget(p.Target, p.Target.Scheme+"://"+p.Target.Host, p.transport, nil)
+}
+
+func (p *Proxy) timeout() time.Duration {
+	if p.Timeout == 0 {
+		return DefaultTimeout
+	}
+	return p.Timeout
+}
+
+// newTarget prepares the requests to u, sent with transport.
+func (p *Proxy) newTarget(u *url.URL, name string, transport http.RoundTripper, h *upstream.Host) *target {
+	t := &target{url: u, name: name, host: h, lean: leanTransport(transport, u.Scheme)}
+	t.tPath = strings.TrimRight(u.EscapedPath(), "/")
+	if tp := strings.Trim(u.Path, "/"); tp != "" {
+		t.tPathHd = "/" + tp
+	}
+	errorHandler := p.handleError
+	if h != nil {
+		errorHandler = p.attemptFailed
+	}
+	t.rp = &httputil.ReverseProxy{
 		Transport:      failFast{transport},
 		ModifyResponse: answered,
-		ErrorHandler:   p.handleError,
+		ErrorHandler:   errorHandler,
 		ErrorLog:       slog.NewLogLogger(p.Logger.Handler(), slog.LevelWarn),
 		BufferPool:     bufferPool{},
 	}
+	t.rp.Rewrite = func(pr *httputil.ProxyRequest) { p.rewriteTo(pr, t) }
+	return t
 }
 
 // NewTransport is [NewTransportWith] with the default limits and
@@ -205,21 +259,30 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	if p.direct(r) {
-		p.serveDirect(w, r)
+	if p.Upstreams != nil {
+		p.servePool(w, r)
+		return
+	}
+	if p.direct(&p.target, r) {
+		if err := p.serveDirect(w, r, &p.target, r.Body); err != nil {
+			p.handleError(w, err.req, err.err)
+		}
 		return
 	}
 	p.rp.ServeHTTP(w, r)
 }
 
 // rewrite turns the client's request into the upstream request.
-func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest) { p.rewriteTo(pr, &p.target) }
+
+// rewriteTo turns the client's request into the upstream request to t.
+func (p *Proxy) rewriteTo(pr *httputil.ProxyRequest, t *target) {
 	removeContextHeaders(pr.Out.Header)
-	if err := p.prepare(pr.In, pr.Out, nil); err != nil {
+	if err := p.prepare(pr.In, pr.Out, t, nil); err != nil {
 		pr.Out = pr.Out.WithContext(context.WithValue(pr.Out.Context(), rewriteErrKey{}, err))
 		return
 	}
-	TraceOf(pr.In.Context()).sending(p.name)
+	TraceOf(pr.In.Context()).sending(t.name)
 }
 
 // answered is ReverseProxy's ModifyResponse: it notes the response
@@ -233,14 +296,14 @@ func answered(resp *http.Response) error {
 // upstream request; the values of the headers it sets share vals's
 // backing array while it has room. An error (a key that cannot be
 // encoded, a failed signature) means out must not be sent.
-func (p *Proxy) prepare(in, out *http.Request, vals []string) error {
+func (p *Proxy) prepare(in, out *http.Request, to *target, vals []string) error {
 	st := stateOf(in)
 	env := environOf(in, st)
 
-	t := p.Target
+	t := to.url
 	out.URL.Scheme = t.Scheme
 	out.URL.Host = t.Host
-	setEscapedPath(out.URL, p.joinPath(in.URL.EscapedPath()))
+	setEscapedPath(out.URL, to.joinPath(in.URL.EscapedPath()))
 	// QUERY_STRING travels raw: ReverseProxy has already dropped the
 	// parameters it cannot parse from out, so start again from in.
 	out.URL.RawQuery = in.URL.RawQuery
@@ -293,8 +356,8 @@ func (p *Proxy) prepare(in, out *http.Request, vals []string) error {
 		h[HeaderScriptName] = sn
 		h[HeaderForwardedPrefix] = sn
 	}
-	if p.tPathHd != "" {
-		h[HeaderTraversalPath] = one(p.tPathHd)
+	if to.tPathHd != "" {
+		h[HeaderTraversalPath] = one(to.tPathHd)
 	} else if env.PathInfo == "" {
 		// The request line cannot carry an empty path: it says "/",
 		// and this override says PATH_INFO is empty.
@@ -326,14 +389,14 @@ func (p *Proxy) prepare(in, out *http.Request, vals []string) error {
 }
 
 // joinPath puts the target's path before the escaped PATH_INFO.
-func (p *Proxy) joinPath(pathInfo string) string {
+func (t *target) joinPath(pathInfo string) string {
 	switch {
-	case p.tPath == "" && pathInfo == "":
+	case t.tPath == "" && pathInfo == "":
 		return "/"
 	case pathInfo == "" || pathInfo[0] == '/':
-		return p.tPath + pathInfo
+		return t.tPath + pathInfo
 	default:
-		return p.tPath + "/" + pathInfo
+		return t.tPath + "/" + pathInfo
 	}
 }
 
@@ -420,6 +483,11 @@ func (f failFast) RoundTrip(r *http.Request) (*http.Response, error) {
 // handleError answers a failed round trip: 500 for our own failure, 504
 // for a timeout, 502 for anything else the upstream did.
 func (p *Proxy) handleError(w http.ResponseWriter, r *http.Request, err error) {
+	p.writeError(w, r, err, p.name)
+}
+
+// writeError is handleError naming the upstream as name.
+func (p *Proxy) writeError(w http.ResponseWriter, r *http.Request, err error, name string) {
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		p.Logger.Debug("wsgiproxy: client went away", "path", r.URL.Path)
 		return
@@ -434,7 +502,7 @@ func (p *Proxy) handleError(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusGatewayTimeout
 	}
 	TraceOf(r.Context()).failed(err)
-	p.Logger.Error("wsgiproxy: upstream request failed", "upstream", p.name, "status", status, "method", r.Method, "path", r.URL.Path, "err", err)
+	p.Logger.Error("wsgiproxy: upstream request failed", "upstream", name, "status", status, "method", r.Method, "path", r.URL.Path, "err", err)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
@@ -442,7 +510,7 @@ func (p *Proxy) handleError(w http.ResponseWriter, r *http.Request, err error) {
 		fmt.Fprintf(w, "%v\n", err)
 		return
 	}
-	fmt.Fprintf(w, "wsgiproxy: upstream %s: %s\n", p.name, cause(err))
+	fmt.Fprintf(w, "wsgiproxy: upstream %s: %s\n", name, cause(err))
 }
 
 // cause is the part of a transport error a client may read.

@@ -29,6 +29,7 @@ type conn struct {
 	br     *bufio.Reader
 	idleAt time.Time
 	reused bool
+	wrote  int64 // bytes of the current request handed to nc by writeRequest
 
 	lastTouch    atomic.Int64 // unix nanoseconds of the last stall deadline
 	readDeadline atomic.Int64 // unix nanoseconds of nc's read deadline, 0 for none
@@ -170,6 +171,14 @@ func (timeoutError) Error() string   { return "h1client: timeout awaiting respon
 func (timeoutError) Timeout() bool   { return true }
 func (timeoutError) Temporary() bool { return true }
 
+// Write writes p to the connection, counting what it took: the writer of
+// a request head and short body writes through it.
+func (c *conn) Write(p []byte) (int, error) {
+	n, err := c.nc.Write(p)
+	c.wrote += int64(n)
+	return n, err
+}
+
 func (c *conn) closeConn() {
 	c.nc.Close()
 	c.releaseReader()
@@ -205,6 +214,7 @@ func (c *conn) roundTrip(req *http.Request, x *Exchange) (*http.Response, error)
 	c.startWatch(ctx)
 	t := c.t
 	c.src.got = false
+	c.wrote = 0
 	c.headDone, c.deadlineSet = false, false
 	writeDone, werr := c.writeRequest(req)
 	if werr != nil && !isNetError(werr) {
@@ -212,6 +222,18 @@ func (c *conn) roundTrip(req *http.Request, x *Exchange) (*http.Response, error)
 		// reading a response.
 		c.fail()
 		return nil, c.mapErr(ctx, werr, false)
+	}
+	if werr != nil && c.wrote == 0 && writeDone == nil {
+		// The connection died before it took a byte: the upstream saw
+		// nothing of this request.
+		c.fail()
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, cerr
+		}
+		if c.reused {
+			return nil, &staleError{&NotSentError{werr}}
+		}
+		return nil, &NotSentError{werr}
 	}
 	if c.br == nil {
 		c.br = t.getReader(c)
@@ -330,7 +352,7 @@ func (e *requestBodyError) Unwrap() error { return e.err }
 // chunked body is written by a goroutine whose result arrives on done.
 func (c *conn) writeRequest(req *http.Request) (chan error, error) {
 	t := c.t
-	bw := t.getWriter(c.nc)
+	bw := t.getWriter(c)
 	hasBody := req.Body != nil && req.Body != http.NoBody
 	length := int64(0)
 	if hasBody {

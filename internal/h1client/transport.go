@@ -178,7 +178,10 @@ func (t *Transport) roundTrip(req *http.Request, x *Exchange) (*http.Response, e
 		c, err := t.getConn(ctx, addr, replayable, fresh)
 		if err != nil {
 			closeBody(req)
-			return nil, err
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			return nil, &NotSentError{err}
 		}
 		resp, err := c.roundTrip(req, x)
 		if err == nil {
@@ -201,6 +204,23 @@ func (t *Transport) roundTrip(req *http.Request, x *Exchange) (*http.Response, e
 		}
 		fresh = true // the pooled connections may all be stale: dial
 	}
+}
+
+// NotSentError is the error of a round trip that failed before any byte
+// of the request reached a connection: the dial failed, or the
+// connection refused the first write. The upstream saw nothing of the
+// request, so sending it elsewhere cannot make it happen twice; but its
+// body may have been read (into the write buffer), and is closed.
+type NotSentError struct{ Err error }
+
+func (e *NotSentError) Error() string { return e.Err.Error() }
+func (e *NotSentError) Unwrap() error { return e.Err }
+
+// NotSent reports whether err, from a round trip, says that no byte of
+// the request was written (see [NotSentError]).
+func NotSent(err error) bool {
+	var ns *NotSentError
+	return errors.As(err, &ns)
 }
 
 func (t *Transport) fallback() http.RoundTripper {
@@ -271,7 +291,7 @@ func (t *Transport) getReader(c *conn) *bufio.Reader {
 	return bufio.NewReaderSize(&c.src, orInt(t.ReadBufferSize, DefaultReadBufferSize))
 }
 
-func (t *Transport) getWriter(w net.Conn) *bufio.Writer {
+func (t *Transport) getWriter(w io.Writer) *bufio.Writer {
 	if bw, ok := t.writers.Get().(*bufio.Writer); ok {
 		bw.Reset(w)
 		return bw
