@@ -145,13 +145,43 @@ func TestStatsConcurrent(t *testing.T) {
 	}
 }
 
+// BenchmarkStatsObserve is the status page's cost per request: one
+// goroutine, and every core on the same route (the counters contend).
 func BenchmarkStatsObserve(b *testing.B) {
-	var s Stats
-	r := record("blog", 200)
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
+	b.Run("serial", func(b *testing.B) {
+		var s Stats
+		r := record("blog", 200)
+		r.Start, r.Duration = time.Now(), time.Millisecond
+		b.ReportAllocs()
+		for b.Loop() {
 			s.Observe(r)
 		}
 	})
+	b.Run("parallel", func(b *testing.B) {
+		var s Stats
+		r := record("blog", 200)
+		r.Start, r.Duration = time.Now(), time.Millisecond
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				s.Observe(r)
+			}
+		})
+	})
+}
+
+// The time of a record is when its response ended, not when Observe
+// runs.
+func TestStatsRecordTime(t *testing.T) {
+	c := &clock{time.Unix(1_700_000_000, 0)}
+	s := &Stats{now: c.now}
+	r := record("a", 502)
+	r.Start, r.Duration = c.t.Add(-2*time.Minute), time.Second
+	s.Observe(r)
+	if recent, total := s.Route("a"); recent.Requests != 0 || total.Requests != 1 {
+		t.Errorf("a request that ended two minutes ago: recent %+v total %+v", recent, total)
+	}
+	if e := s.Errors(); len(e) != 1 || !e[0].Time.Equal(r.Start.Add(time.Second)) {
+		t.Errorf("errors %+v, want the time the response ended", e)
+	}
 }

@@ -251,6 +251,7 @@ func allPeers(c config, secret string) []*peer {
 		wsgi("wsgi-keys", "wsgiproxy, 2 str + 1 JSON keys", keys...),
 		wsgi("wsgi-signed", "wsgiproxy, keys + signed", append([]string{"--secret-file", secret}, keys...)...),
 		wsgi("wsgi-std", "wsgiproxy plain, net/http server and transport", "--server", "std", "--transport", "std"),
+		wsgi("wsgi-admin", "wsgiproxy plain + admin listener (status counts, metrics)", "--admin-listen", "127.0.0.1:0"),
 	)
 	return peers
 }
