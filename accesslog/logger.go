@@ -49,13 +49,15 @@ type Logger struct {
 	buf    []byte // lines waiting, up to max bytes
 	closed bool
 
-	outMu sync.Mutex // held while writing, and to swap the file
-	out   io.Writer
-	path  string // "" when out is not a file Open opened
+	// out is written and swapped by the writer goroutine only, and
+	// closed by Close once that has ended.
+	out  io.Writer
+	path string // "" when out is not a file Open opened
 
 	dropped  atomic.Uint64
 	reported uint64 // dropped count last logged; the writer goroutine's
 	kick     chan struct{}
+	reopen   chan chan error
 	done     chan struct{}
 	stopped  chan struct{}
 }
@@ -70,6 +72,7 @@ func New(w io.Writer, o Options) *Logger {
 		log:      o.Logger,
 		out:      w,
 		kick:     make(chan struct{}, 1),
+		reopen:   make(chan chan error),
 		done:     make(chan struct{}),
 		stopped:  make(chan struct{}),
 	}
@@ -152,6 +155,10 @@ func (l *Logger) run() {
 		select {
 		case <-t.C:
 		case <-l.kick:
+		case errc := <-l.reopen:
+			l.flush(&spare)
+			errc <- l.swapFile()
+			continue
 		case <-l.done:
 			l.flush(&spare)
 			return
@@ -168,9 +175,7 @@ func (l *Logger) flush(spare *[]byte) {
 	l.buf = (*spare)[:0]
 	l.mu.Unlock()
 	if len(out) > 0 {
-		l.outMu.Lock()
 		_, err := l.out.Write(out)
-		l.outMu.Unlock()
 		if err != nil {
 			l.log.Error("accesslog: write failed", "err", err, "bytes", len(out))
 		}
@@ -183,21 +188,32 @@ func (l *Logger) flush(spare *[]byte) {
 }
 
 // Reopen opens the log's file again, for a rotation (logrotate renames
-// the file, then signals): lines buffered until now go to the old file,
-// later ones to the new. It does nothing for a Logger that was not
-// opened on a file by [Open].
+// the file, then signals): the lines observed until now go to the old
+// file, later ones to the new. It waits for the writes to the old file.
+// It does nothing for a Logger that was not opened on a file by [Open],
+// nor after Close.
 func (l *Logger) Reopen() error {
 	if l.path == "" {
 		return nil
 	}
+	errc := make(chan error, 1)
+	select {
+	case l.reopen <- errc:
+		return <-errc
+	case <-l.stopped:
+		return nil
+	}
+}
+
+// swapFile opens the file at the log's path and closes the old one; it
+// runs on the writer's goroutine.
+func (l *Logger) swapFile() error {
 	f, err := openFile(l.path)
 	if err != nil {
 		return err
 	}
-	l.outMu.Lock()
 	old := l.out
 	l.out = f
-	l.outMu.Unlock()
 	return old.(*os.File).Close()
 }
 
@@ -217,7 +233,5 @@ func (l *Logger) Close() error {
 	if l.path == "" {
 		return nil
 	}
-	l.outMu.Lock()
-	defer l.outMu.Unlock()
 	return l.out.(*os.File).Close()
 }

@@ -52,7 +52,8 @@ func (f *File) compile(r *Route, reuse *spawn.Spawner, opts Options) (out compil
 			return out, f.errAt(r, err, KindForward)
 		}
 		p.Logger = opts.Logger
-		return compiled{handler: observe.WithRoute(r.Name, p)}, nil
+		// An exact proxy passes a request on as it came: the ID stays local.
+		return compiled{handler: observe.WithRoute(r.Name, observe.RequestIDs{Local: true}.Wrap(p))}, nil
 	case KindEcho:
 		h = echo.Handler
 	case KindProxy:
@@ -107,7 +108,9 @@ func (f *File) compile(r *Route, reuse *spawn.Spawner, opts Options) (out compil
 	}
 	// The route's name goes in the request's Trace, for the access log,
 	// the metrics and the status page.
-	out.handler = observe.WithRoute(r.Name, mw(wsgiproxy.Mount(r.Path, h)))
+	// Request IDs are kept from the peers the middleware trusts.
+	ids := observe.RequestIDs{Trusted: slices.Concat(cfg.Trusted, cfg.TrustedStandard), TrustUnix: cfg.TrustUnix}
+	out.handler = observe.WithRoute(r.Name, ids.Wrap(mw(wsgiproxy.Mount(r.Path, h))))
 	return out, nil
 }
 

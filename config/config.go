@@ -30,6 +30,7 @@ type File struct {
 	Listeners []Listener // in the order of their lines
 	Routes    []Route    // in the order of their lines
 	Admin     *Admin     // the [admin] table; nil when there is none
+	AccessLog AccessLog  // the [access_log] table
 
 	c *checker // the file's key lines, for errors found when building
 }
@@ -149,6 +150,7 @@ func Parse(path string, data []byte) (*File, error) {
 	f.Listeners = c.listeners(raw.Listeners, dir)
 	f.Routes = c.routes(raw.Routes, f.Listeners, dir)
 	f.Admin = c.admin(raw.Admin, f.Listeners, dir)
+	f.AccessLog = c.accessLog(raw.AccessLog, dir)
 	// Build each route that passed its checks, to find what only
 	// building finds (unreadable secret files, a missing program).
 	for i := range f.Routes {

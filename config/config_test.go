@@ -281,6 +281,28 @@ proxy = { to = "http://127.0.0.1:9", transport = true }
 			`15: routes.b.proxy.transport: "Std": want "lean" or "std"`,
 			`19: routes.c.proxy.transport: want "lean" or "std", got true`,
 		}},
+		{"access log", oneListener + `
+[routes.a]
+echo = {}
+[access_log]
+path = "no/such/dir/access.log"
+format = "xml"
+`, []string{
+			`8: access_log.path: "no/such/dir/access.log": no directory`,
+			`9: access_log.format: "xml": want "json", "combined" or "common"`,
+		}},
+		{"access log types", oneListener + `
+[routes.a]
+echo = {}
+[access_log]
+path = 1
+format = ""
+mode = "fast"
+`, []string{
+			`8: access_log.path: want a string, got the integer 1`,
+			`9: access_log.format: "": want "json", "combined" or "common"`,
+			`10: access_log.mode: unknown key`,
+		}},
 		{"bad host", oneListener + `
 [routes.a]
 host = "example.com:8080"

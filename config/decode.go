@@ -37,6 +37,7 @@ type rawFile struct {
 	Listeners map[string]*rawListener `toml:"listeners"`
 	Routes    map[string]*rawRoute    `toml:"routes"`
 	Admin     *rawAdmin               `toml:"admin"`
+	AccessLog *rawAccessLog           `toml:"access_log"`
 }
 
 type rawListener struct {
@@ -225,6 +226,7 @@ func (c *checker) decode(data string) *rawFile {
 		}
 	}
 	wantTable(toml.Key{"admin"})
+	wantTable(toml.Key{"access_log"})
 	for _, section := range []string{"listeners", "routes"} {
 		wantTable(toml.Key{section})
 		var m map[string]toml.Primitive

@@ -33,13 +33,18 @@ type RequestIDs struct {
 	Trusted []netip.Prefix
 	// TrustUnix trusts the peers of unix sockets likewise.
 	TrustUnix bool
+	// Local keeps a new ID out of the request's header, and so out of
+	// the request sent on: for a forward proxy, which passes requests
+	// on as they came. The ID is still in the Trace, the environ and
+	// the response.
+	Local bool
 }
 
 // Wrap returns a handler that gives each request an ID before next
 // serves it: the X-Request-Id a trusted peer sent, or else a new one of
 // 128 random bits in 32 hex digits. The ID is set as the request's
 // X-Request-Id header (so it goes upstream, and a WSGI application sees
-// it as HTTP_X_REQUEST_ID), as the environ's extra key [RequestIDKey],
+// it as HTTP_X_REQUEST_ID; unless Local), as the environ's extra key [RequestIDKey],
 // and in the request's [wsgiproxy.Trace] when there is one. It is sent
 // back to the client in the response's X-Request-Id: by the [Handler]'s
 // writer when a Trace is there (replacing what an upstream sent), and
@@ -52,7 +57,9 @@ func (c RequestIDs) Wrap(next http.Handler) http.Handler {
 			id = vals[0]
 		} else {
 			id = NewRequestID()
-			r.Header[RequestIDHeader] = []string{id}
+			if !c.Local {
+				r.Header[RequestIDHeader] = []string{id}
+			}
 		}
 		if t := wsgiproxy.TraceOf(r.Context()); t != nil {
 			t.RequestID = id

@@ -1,6 +1,7 @@
 package observe
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -61,6 +62,23 @@ func TestRequestID(t *testing.T) {
 		if tc.trace && tr.RequestID != id || !tc.trace && w.Header().Get(RequestIDHeader) != id {
 			t.Errorf("%s: trace %q, response %q, want %q", tc.name, tr.RequestID, w.Header().Get(RequestIDHeader), id)
 		}
+	}
+}
+
+// TestRequestIDLocal checks that a Local ID stays out of the request
+// sent on, and is still in the trace and the environ.
+func TestRequestIDLocal(t *testing.T) {
+	var header, key any
+	h := RequestIDs{Local: true}.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		header = r.Header[RequestIDHeader]
+		key, _ = wsgiproxy.Key(r, RequestIDKey)
+	}))
+	tr := &wsgiproxy.Trace{}
+	r := httptest.NewRequest("GET", "http://example.com/", nil)
+	r.Header.Set(RequestIDHeader, "from-a-client")
+	h.ServeHTTP(httptest.NewRecorder(), r.WithContext(wsgiproxy.WithTrace(r.Context(), tr)))
+	if fmt.Sprint(header) != "[from-a-client]" || len(tr.RequestID) != 32 || key != tr.RequestID {
+		t.Errorf("header %v, trace %q, environ %v", header, tr.RequestID, key)
 	}
 }
 

@@ -140,10 +140,10 @@ func routeLabel(r admin.Route) string {
 }
 
 // serveOne serves h on cfg's listener like server.Run, counting its
-// requests for the admin listener and serving that beside it. route
-// describes h for the status page; its Name stays "" (the command's only
-// route).
-func (f *adminFlags) serveOne(ctx context.Context, command string, cfg server.Config, h http.Handler, route admin.Route) error {
+// requests for the admin listener and serving that beside it; extra
+// observers (the access log) see the requests too. route describes h
+// for the status page; its Name stays "" (the command's only route).
+func (f *adminFlags) serveOne(ctx context.Context, command string, cfg server.Config, h http.Handler, route admin.Route, extra ...observe.Observer) error {
 	ln, err := listenAddr(cfg.Listen, cfg.SocketMode)
 	if err != nil {
 		return err
@@ -154,7 +154,7 @@ func (f *adminFlags) serveOne(ctx context.Context, command string, cfg server.Co
 		ln.Close()
 		return err
 	}
-	err = server.Serve(ctx, cfg, ln, observe.Handler(h, f.observers()...))
+	err = server.Serve(ctx, cfg, ln, observe.Handler(h, append(f.observers(), extra...)...))
 	return errors.Join(err, stop())
 }
 

@@ -91,6 +91,9 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"echo", "--scheme", "ftp"}, 2, "", "want http or https"},
 		{[]string{"echo", "--server", "fast"}, 2, "", `--server "fast": want lean or std`},
 		{[]string{"proxy", "--to", "http://127.0.0.1:1", "--transport", "fast"}, 2, "", `--transport "fast": want lean or std`},
+		{[]string{"proxy", "--to", "http://127.0.0.1:1", "--access-log-format", "xml"}, 2, "", `--access-log-format "xml": want json, combined or common`},
+		{[]string{"forward", "--access-log", ""}, 2, "", `--access-log "": want a file`},
+		{[]string{"echo", "--access-log", "/no/such/dir/access.log"}, 1, "", "accesslog: open /no/such/dir/access.log"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

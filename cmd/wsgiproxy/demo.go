@@ -25,10 +25,15 @@ func runDemo(ctx context.Context, args []string) error {
 	sl.register(fs, "127.0.0.1:8000")
 	var af adminFlags
 	af.register(fs)
+	var al accessLogFlags
+	al.register(fs, false)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := af.check(); err != nil {
+		return err
+	}
+	if _, err := al.check(); err != nil {
 		return err
 	}
 	cfg, err := sl.config()
@@ -69,18 +74,21 @@ func runDemo(ctx context.Context, args []string) error {
 		Listeners: []admin.Listener{{Name: "front", URL: server.URL(frontLn)}, {Name: "echo backend", URL: server.URL(backendLn)}},
 		Routes:    []admin.Route{{Kind: "proxy", Listener: "front", Path: "/demo", Target: server.URL(backendLn)}},
 	}
+	if err := al.open(ctx); err != nil {
+		return err
+	}
 	stop, err := af.start(ctx, func() admin.Description { return desc })
 	if err != nil {
-		return err
+		return errors.Join(err, al.close())
 	}
 	errc := make(chan error, 1)
 	bcfg := cfg
 	bcfg.Announce = io.Discard
 	go func() { errc <- server.Serve(ctx, bcfg, backendLn, backend) }()
 	fmt.Fprintf(os.Stderr, "echo backend on %s; open %s/demo/ (Ctrl-C stops)\n", server.URL(backendLn), server.URL(frontLn))
-	err = server.Serve(ctx, cfg, frontLn, observe.Handler(mux, af.observers()...))
+	err = server.Serve(ctx, cfg, frontLn, observe.Handler(mux, append(af.observers(), al.observers()...)...))
 	if berr := <-errc; err == nil {
 		err = berr
 	}
-	return errors.Join(err, stop())
+	return errors.Join(err, stop(), al.close())
 }

@@ -33,10 +33,15 @@ func runEcho(ctx context.Context, args []string) error {
 	sf.register(fs, true)
 	var af adminFlags
 	af.register(fs)
+	var al accessLogFlags
+	al.register(fs, false)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := af.check(); err != nil {
+		return err
+	}
+	if _, err := al.check(); err != nil {
 		return err
 	}
 	cfg, err := mf.middleware()
@@ -59,7 +64,10 @@ func runEcho(ctx context.Context, args []string) error {
 	}
 	route := admin.Route{Kind: "echo", Verify: keysOf(cfg.Verifier)}
 	route.Trusted, route.TrustedStandard = trustOf(cfg)
-	return af.serveOne(ctx, "echo", scfg, h, route)
+	if err := al.open(ctx); err != nil {
+		return err
+	}
+	return errors.Join(af.serveOne(ctx, "echo", scfg, h, route, al.observers()...), al.close())
 }
 
 // echoHandler is the echo application behind the middleware cfg, which
@@ -74,5 +82,5 @@ func echoHandler(cfg wsgiproxy.Middleware) (http.Handler, error) {
 		}
 		return nil, usageError{err}
 	}
-	return mw(echo.Handler), nil
+	return requestIDs(cfg).Wrap(mw(echo.Handler)), nil
 }

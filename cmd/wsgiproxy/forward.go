@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 
 	"github.com/wsgiproxy/wsgiproxy-go/admin"
 	"github.com/wsgiproxy/wsgiproxy-go/forward"
+	"github.com/wsgiproxy/wsgiproxy-go/observe"
 )
 
 func init() {
@@ -36,10 +38,15 @@ func runForward(ctx context.Context, args []string) error {
 	sl.register(fs, "127.0.0.1:3128")
 	var af adminFlags
 	af.register(fs)
+	var al accessLogFlags
+	al.register(fs, true)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := af.check(); err != nil {
+		return err
+	}
+	if _, err := al.check(); err != nil {
 		return err
 	}
 	scfg, err := sl.config()
@@ -60,5 +67,10 @@ func runForward(ctx context.Context, args []string) error {
 	if len(cfg.Deny) > 0 {
 		route.Target += "; deny " + strings.Join(cfg.Deny, " ")
 	}
-	return af.serveOne(ctx, "forward", scfg, p, route)
+	if err := al.open(ctx); err != nil {
+		return err
+	}
+	// An exact proxy passes a request on as it came: the ID stays local.
+	h := observe.RequestIDs{Local: true}.Wrap(p)
+	return errors.Join(af.serveOne(ctx, "forward", scfg, h, route, al.observers()...), al.close())
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -28,10 +29,15 @@ func runProxy(ctx context.Context, args []string) error {
 	ff.register(fs)
 	var af adminFlags
 	af.register(fs)
+	var al accessLogFlags
+	al.register(fs, true)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := af.check(); err != nil {
+		return err
+	}
+	if _, err := al.check(); err != nil {
 		return err
 	}
 	signer, err := ff.secrets.signer(ctx)
@@ -58,7 +64,10 @@ func runProxy(ctx context.Context, args []string) error {
 	if mw, err := ff.mw.middleware(); err == nil {
 		route.Trusted, route.TrustedStandard = trustOf(mw)
 	}
-	return af.serveOne(ctx, "proxy", cfg, h, route)
+	if err := al.open(ctx); err != nil {
+		return err
+	}
+	return errors.Join(af.serveOne(ctx, "proxy", cfg, h, route, al.observers()...), al.close())
 }
 
 type frontConfig struct {
@@ -104,8 +113,9 @@ func buildFront(c frontConfig) (http.Handler, error) {
 
 // wrapFront finishes a front whose requests p forwards and h serves (p
 // itself, or a spawner before it): p gets the keys, the forwarded
-// option and the signer; h gets the fixed keys, the mount point and
-// the inbound middleware (so that fronts chain).
+// option and the signer; h gets the fixed keys, the mount point, the
+// inbound middleware (so that fronts chain) and request IDs, kept from
+// the peers the middleware trusts.
 func wrapFront(p *wsgiproxy.Proxy, h http.Handler, mount string, forwarded bool, mf *middlewareFlags, kf *keyFlags, signer wsgiproxy.Signer) (http.Handler, error) {
 	p.Keys = kf.keys()
 	p.Forwarded = forwarded
@@ -130,10 +140,11 @@ func wrapFront(p *wsgiproxy.Proxy, h http.Handler, mount string, forwarded bool,
 		h = wsgiproxy.WithKeys(fixed, h)
 	}
 	h = wsgiproxy.Mount(mount, h)
+	ids := requestIDs(cfg)
 	if len(cfg.Trusted) == 0 && len(cfg.TrustedStandard) == 0 && !cfg.TrustUnix {
 		// Trusting no peer, the middleware has nothing to restore, and
 		// the proxy drops every context header a client sends.
-		return h, nil
+		return ids.Wrap(h), nil
 	}
-	return mw(h), nil
+	return ids.Wrap(mw(h)), nil
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/wsgiproxy/wsgiproxy-go/accesslog"
 	"github.com/wsgiproxy/wsgiproxy-go/admin"
 	"github.com/wsgiproxy/wsgiproxy-go/config"
 	"github.com/wsgiproxy/wsgiproxy-go/internal/server"
@@ -22,7 +23,7 @@ func init() {
 	register(command{name: "serve", summary: "serve the listeners and routes of a config file (SIGHUP reloads it)", run: runServe})
 }
 
-func runServe(ctx context.Context, args []string) error {
+func runServe(ctx context.Context, args []string) (err error) {
 	fs := newFlagSet("serve", "--config FILE [--check]")
 	path := fs.String("config", "", "read the listeners and routes from `FILE` (TOML)")
 	check := fs.Bool("check", false, "check FILE, print a summary and exit: 0 when it is valid, 1 with every mistake otherwise")
@@ -53,7 +54,20 @@ func runServe(ctx context.Context, args []string) error {
 	if af.listen == "" && f.Admin != nil {
 		af.listen, af.socketMode = f.Admin.Listen, f.Admin.SocketMode
 	}
-	return serve(ctx, f, hup, &af)
+	format, err := accesslog.ParseFormat(f.AccessLog.Format)
+	if err != nil {
+		return err
+	}
+	alog, err := openAccessLog(ctx, f.AccessLog.Path, format)
+	if err != nil {
+		return err
+	}
+	var extra []observe.Observer
+	if alog != nil {
+		extra = append(extra, alog)
+		defer func() { err = errors.Join(err, alog.Close()) }()
+	}
+	return serve(ctx, f, hup, &af, extra)
 }
 
 // printSummary writes what f serves: each listener and its routes.
@@ -74,6 +88,7 @@ func printSummary(w io.Writer, f *config.File) {
 			}
 		}
 	}
+	fmt.Fprintf(w, "access log: %s (%s)\n", f.AccessLog.Path, f.AccessLog.Format)
 }
 
 // openListener opens l's socket, with TLS when it has a certificate.
@@ -97,7 +112,9 @@ func openListener(l config.Listener) (net.Listener, *server.Certificate, error) 
 }
 
 // serve runs f's listeners until ctx ends, reloading the file on hup.
-func serve(ctx context.Context, f *config.File, hup <-chan os.Signal, af *adminFlags) (err error) {
+// Each request is observed by the admin listener's observers and by
+// extra (the access log).
+func serve(ctx context.Context, f *config.File, hup <-chan os.Signal, af *adminFlags, extra []observe.Observer) (err error) {
 	rt, err := config.NewRuntime(f, config.Options{})
 	if err != nil {
 		return err
@@ -136,7 +153,7 @@ func serve(ctx context.Context, f *config.File, hup <-chan os.Signal, af *adminF
 	errc := make(chan error, len(lns))
 	for i, l := range f.Listeners {
 		go func() {
-			err := server.Serve(ctx, l.Server(), lns[i], observe.Handler(rt.Handler(l.Name), af.observers()...))
+			err := server.Serve(ctx, l.Server(), lns[i], observe.Handler(rt.Handler(l.Name), append(af.observers(), extra...)...))
 			if err != nil {
 				err = fmt.Errorf("listener %q: %w", l.Name, err)
 				cancel() // one listener failing stops them all
@@ -154,6 +171,8 @@ func serve(ctx context.Context, f *config.File, hup <-chan os.Signal, af *adminF
 
 // reloadOnHUP reads the config file again on each signal from hup, and
 // the TLS certificates; a file with mistakes keeps the routes in use.
+// The access log reopens its file on the same signal, but keeps its
+// path and format until a restart.
 func reloadOnHUP(ctx context.Context, rt *config.Runtime, certs []*server.Certificate, hup <-chan os.Signal, reloaded func()) {
 	path := rt.File().Path
 	for {
@@ -167,6 +186,7 @@ func reloadOnHUP(ctx context.Context, rt *config.Runtime, certs []*server.Certif
 				slog.Error("serve: TLS certificate not reloaded; keeping the old one", "err", err)
 			}
 		}
+		old := rt.File()
 		f, err := config.Load(path)
 		if err == nil {
 			err = rt.Reload(f)
@@ -174,6 +194,9 @@ func reloadOnHUP(ctx context.Context, rt *config.Runtime, certs []*server.Certif
 		if err != nil {
 			slog.Error("serve: config not reloaded; keeping the old one", "file", path, "err", err)
 			continue
+		}
+		if f.AccessLog != old.AccessLog {
+			slog.Warn("serve: access_log changed: restart to apply", "file", path)
 		}
 		reloaded()
 		slog.Info("serve: config reloaded", "file", path, "routes", len(f.Routes))

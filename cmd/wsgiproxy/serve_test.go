@@ -119,7 +119,7 @@ middleware = { trust = ["10.0.0.0/99"], bogus = true }
 		stdout string
 		stderr []string
 	}{
-		{[]string{"serve", "--check", "--config", good}, 0, good + ": OK: 1 listeners, 1 routes\nlistener main: 127.0.0.1:0\n  route app: */app/* -> echo\n", nil},
+		{[]string{"serve", "--check", "--config", good}, 0, good + ": OK: 1 listeners, 1 routes\nlistener main: 127.0.0.1:0\n  route app: */app/* -> echo\naccess log: - (json)\n", nil},
 		{[]string{"serve", "--check", "--config", bad}, 1, "", []string{
 			bad + ":6: routes.app.proxy: a route is one of proxy, spawn, forward or echo, not both echo and proxy",
 			bad + ":9: routes.other.middleware.trust: ",

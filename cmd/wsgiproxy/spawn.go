@@ -33,10 +33,15 @@ func runSpawn(ctx context.Context, args []string) error {
 	ff.register(fs)
 	var af adminFlags
 	af.register(fs)
+	var al accessLogFlags
+	al.register(fs, true)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := af.check(); err != nil {
+		return err
+	}
+	if _, err := al.check(); err != nil {
 		return err
 	}
 	if *cmdline == "" {
@@ -61,9 +66,12 @@ func runSpawn(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := al.open(ctx); err != nil {
+		return err
+	}
 	sp, err := spawn.New(cfg)
 	if err != nil {
-		return err
+		return errors.Join(err, al.close())
 	}
 	h, err := buildSpawnFront(sp, *mount, *forwarded, &ff.mw, &ff.keys, signer)
 	if err == nil {
@@ -71,9 +79,9 @@ func runSpawn(ctx context.Context, args []string) error {
 		if mw, merr := ff.mw.middleware(); merr == nil {
 			route.Trusted, route.TrustedStandard = trustOf(mw)
 		}
-		err = af.serveOne(ctx, "spawn", scfg, h, route)
+		err = af.serveOne(ctx, "spawn", scfg, h, route, al.observers()...)
 	}
-	return errors.Join(err, sp.Close())
+	return errors.Join(err, sp.Close(), al.close())
 }
 
 // buildSpawnFront wires the spawner's front like buildFront does a
