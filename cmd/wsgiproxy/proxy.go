@@ -19,8 +19,12 @@ func init() {
 
 func runProxy(ctx context.Context, args []string) error {
 	fs := newFlagSet("proxy", "--listen ADDR --to URL [flags]")
-	to := fs.String("to", "", "forward to this `URL`; a path and a query are kept (http://127.0.0.1:9000/myapp?some=qs); unix:PATH for a unix socket")
+	var tos listFlag
+	fs.Var(&tos, "to", "forward to this `URL`; a path and a query are kept (http://127.0.0.1:9000/myapp?some=qs); unix:PATH for a unix socket. "+
+		"Repeat it for a pool of upstreams, each optionally weighted (URL;weight=3), or name many with dns+http://NAME:PORT or srv+http://_SERVICE._tcp.NAME")
 	toPath := fs.String("to-path", "", "with --to unix:PATH, the target's `PATH?QUERY` (/myapp?some=qs)")
+	var pf poolFlags
+	pf.register(fs)
 	mount := fs.String("mount", "", "serve under this `PREFIX`, which becomes SCRIPT_NAME")
 	preserveHost := fs.Bool("preserve-host", false, "send the client's Host upstream instead of the target's")
 	forwarded := fs.Bool("forwarded", false, "also send an RFC 7239 Forwarded header")
@@ -44,11 +48,18 @@ func runProxy(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *to == "" {
+	if len(tos) == 0 || tos[0] == "" {
 		return usageError{errorf("--to is required")}
 	}
-	h, err := buildFront(frontConfig{to: *to, toPath: *toPath, mount: *mount, preserveHost: *preserveHost, forwarded: *forwarded,
-		timeout: *timeout, upstream: &ff.upstream, mw: &ff.mw, keys: &ff.keys, signer: signer})
+	fc := frontConfig{to: tos[0], toPath: *toPath, mount: *mount, preserveHost: *preserveHost, forwarded: *forwarded,
+		timeout: *timeout, upstream: &ff.upstream, mw: &ff.mw, keys: &ff.keys, signer: signer}
+	if pf.wanted(tos) {
+		if fc.pool, err = pf.build(tos, *toPath); err != nil {
+			return err
+		}
+		defer fc.pool.pool.Close()
+	}
+	h, err := buildFront(fc)
 	if err != nil {
 		return err
 	}
@@ -56,7 +67,7 @@ func runProxy(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	target := *to
+	target := strings.Join(tos, " ")
 	if strings.HasPrefix(target, server.UnixPrefix) {
 		target += " " + *toPath
 	}
@@ -81,15 +92,12 @@ type frontConfig struct {
 	mw           *middlewareFlags
 	keys         *keyFlags
 	signer       wsgiproxy.Signer // nil: requests go unsigned
+	pool         *poolSpec        // many upstreams, in place of to
 }
 
 // buildFront wires the proxy command's front: inbound middleware (so
 // fronts chain), the mount point, the fixed keys, then the proxy.
 func buildFront(c frontConfig) (http.Handler, error) {
-	p, err := upstreamProxy(c.to, c.toPath)
-	if err != nil {
-		return nil, err
-	}
 	if c.upstream == nil {
 		c.upstream = defaultUpstreamLimits()
 	}
@@ -97,11 +105,21 @@ func buildFront(c frontConfig) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	if sock, ok := strings.CutPrefix(c.to, server.UnixPrefix); ok {
-		opts.UnixSocket = sock
-	}
-	if p.Transport, err = c.upstream.newTransport(opts); err != nil {
-		return nil, err
+	var p *wsgiproxy.Proxy
+	if c.pool != nil {
+		if p, err = poolProxy(c.pool, c.upstream, opts); err != nil {
+			return nil, err
+		}
+	} else {
+		if p, err = upstreamProxy(c.to, c.toPath); err != nil {
+			return nil, err
+		}
+		if sock, ok := strings.CutPrefix(c.to, server.UnixPrefix); ok {
+			opts.UnixSocket = sock
+		}
+		if p.Transport, err = c.upstream.newTransport(opts); err != nil {
+			return nil, err
+		}
 	}
 	if err := wsgiproxy.CheckPrefix(c.mount); err != nil {
 		return nil, usageError{errorf("--mount %q: %v", c.mount, err)}
