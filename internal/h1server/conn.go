@@ -36,22 +36,35 @@ const lingerTime = 500 * time.Millisecond
 var (
 	readerPool   = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
 	writerPool   = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
-	scratchPool  = sync.Pool{New: func() any { return new([bufferBeforeChunking]byte) }}
+	scratchPool  = sync.Pool{New: func() any { return new(scratch) }}
+	headerPool   = sync.Pool{New: func() any { return make(http.Header) }}
 	aLongTimeAgo = time.Unix(1, 0)
 )
 
-// conn is one client connection; one goroutine serves it.
+// scratch is the memory a connection needs only while it serves a
+// request; it goes back to scratchPool while the connection waits.
+type scratch struct {
+	buf   [bufferBeforeChunking]byte // the start of a body, held back for a Content-Length
+	sniff [512]byte
+	num   [32]byte
+}
+
+// conn is one client connection; one goroutine serves it while it has
+// something to do. Between requests, where it can, the connection
+// parks (see park.go): it gives its buffers back and its goroutine
+// ends, until the poller sees bytes coming.
 type conn struct {
 	s       *Server
 	rwc     net.Conn
 	remote  string
 	ctx     context.Context // carries http.ServerContextKey and http.LocalAddrContextKey
-	br      *bufio.Reader
+	br      *bufio.Reader   // nil while parked, as are bw, scratch and header
 	bw      *bufio.Writer
 	cr      connReader
-	scratch *[bufferBeforeChunking]byte
+	scratch *scratch
 	header  http.Header // the response header map, reused
 	state   atomic.Int32
+	park    parking
 
 	lastMethod string
 	deadline   bool // a read deadline is set; while a handler runs, changed with bgMu held
@@ -77,19 +90,22 @@ type conn struct {
 	running, bodyEOF, fired, armed, bgOn, bgAborting bool
 	bgDone                                           chan struct{}
 
-	num     [32]byte
-	sniff   [512]byte
 	dateSec int64
 	dateBuf [len(http.TimeFormat)]byte
 }
 
 // connReader is what br reads: the connection, after a byte that a
-// background read took.
+// background read took and the start of a head kept while the
+// connection was parked.
 type connReader struct {
-	c   *conn
-	one [1]byte
-	has bool
-	err error // the background read saw the client go
+	c       *conn
+	one     [1]byte
+	has     bool
+	err     error  // the background read saw the client go
+	partial []byte // the start of a head read before the connection parked
+	// nonblock: reads return errWouldBlock rather than wait (a parkable
+	// connection reading a head).
+	nonblock bool
 }
 
 func (r *connReader) Read(p []byte) (int, error) {
@@ -98,11 +114,21 @@ func (r *connReader) Read(p []byte) (int, error) {
 		p[0] = r.one[0]
 		return 1, nil
 	}
+	if len(r.partial) > 0 {
+		n := copy(p, r.partial)
+		if r.partial = r.partial[n:]; len(r.partial) == 0 {
+			r.partial = nil
+		}
+		return n, nil
+	}
 	if r.err != nil {
 		return 0, r.err
 	}
 	if r.c.stale.Load() {
 		r.c.clearStale()
+	}
+	if r.nonblock {
+		return r.c.park.readNow(p)
 	}
 	return r.c.rwc.Read(p)
 }
@@ -144,28 +170,72 @@ func (s *Server) newConn(rwc net.Conn) *conn {
 	c := &conn{s: s, rwc: rwc, remote: rwc.RemoteAddr().String(), bgDone: make(chan struct{}, 1)}
 	c.ctx = context.WithValue(context.WithValue(context.Background(), http.ServerContextKey, s.description()), http.LocalAddrContextKey, rwc.LocalAddr())
 	c.cr.c = c
+	c.acquire()
+	c.timer = time.AfterFunc(time.Hour, c.watchFired)
+	c.timer.Stop()
+	c.park.init(c)
+	return c
+}
+
+// acquire takes the buffers a connection needs to serve a request.
+func (c *conn) acquire() {
 	c.br = readerPool.Get().(*bufio.Reader)
 	c.br.Reset(&c.cr)
 	c.bw = writerPool.Get().(*bufio.Writer)
 	c.bw.Reset(connWriter{c})
-	c.scratch = scratchPool.Get().(*[bufferBeforeChunking]byte)
-	c.timer = time.AfterFunc(time.Hour, c.watchFired)
-	c.timer.Stop()
-	return c
+	c.scratch = scratchPool.Get().(*scratch)
+	c.header = headerPool.Get().(http.Header)
+}
+
+// release gives the buffers back; br and bw must hold nothing.
+func (c *conn) release() {
+	if c.br == nil {
+		return
+	}
+	c.br.Reset(nil)
+	c.bw.Reset(nil)
+	clear(c.header)
+	readerPool.Put(c.br)
+	writerPool.Put(c.bw)
+	scratchPool.Put(c.scratch)
+	headerPool.Put(c.header)
+	c.br, c.bw, c.scratch, c.header = nil, nil, nil, nil
 }
 
 func (c *conn) hijacked() bool { return c.state.Load() == stateHijacked }
 
-// serve reads requests and answers them in order until the connection
-// ends.
+// serve serves a new connection.
 func (c *conn) serve() {
-	if d := c.s.ReadHeaderTimeout; d > 0 {
+	if c.park.able() {
+		c.park.headStart = time.Now()
+	} else if d := c.s.ReadHeaderTimeout; d > 0 {
 		c.rwc.SetReadDeadline(time.Now().Add(d))
 		c.deadline = true
 	}
+	c.run()
+}
+
+// resume serves a parked connection that the poller saw readable.
+func (c *conn) resume() {
+	c.park.woke = true
+	c.acquire()
+	c.run()
+}
+
+// run reads requests and answers them in order until the connection
+// ends or parks.
+func (c *conn) run() {
 	for {
 		w, err := c.readRequest()
 		if err != nil {
+			if err == errWouldBlock {
+				if c.park.park() {
+					return
+				}
+				c.park.woke = true
+				c.acquire()
+				continue
+			}
 			var re *requestError
 			if errors.As(err, &re) {
 				c.reply(re)
@@ -212,7 +282,15 @@ type requestState struct {
 func (c *conn) readRequest() (*response, error) {
 	s := c.s
 	var wait func() // before reading more of the head from the connection
-	if c.lastMethod != "" {
+	if c.park.able() {
+		// Past await, the reads do not wait: the connection parks when
+		// more of the head has to come (see park.go).
+		if err := c.park.await(); err != nil {
+			return nil, err
+		}
+		c.cr.nonblock = true
+		defer func() { c.cr.nonblock = false }()
+	} else if c.lastMethod != "" {
 		if c.br.Buffered() == 0 {
 			c.setReadDeadline(s.idleTimeout())
 			if _, err := c.br.Peek(1); err != nil {
@@ -230,10 +308,17 @@ func (c *conn) readRequest() (*response, error) {
 		}
 		c.br.Discard(n)
 	}
-	head, err := readHead(c.br, s.maxHeaderBytes(), wait)
+	var head string
+	var err error
+	if c.park.able() {
+		head, err = readHeadLong(c.br, s.maxHeaderBytes(), nil, c.park.longHead)
+	} else {
+		head, err = readHead(c.br, s.maxHeaderBytes(), wait)
+	}
 	if err != nil {
 		return nil, err
 	}
+	c.park.headStart = time.Time{}
 	if !c.state.CompareAndSwap(stateIdle, stateActive) {
 		return nil, net.ErrClosed
 	}
@@ -247,12 +332,9 @@ func (c *conn) readRequest() (*response, error) {
 	}
 	// The header map is the connection's, emptied for each response: a
 	// handler may not use its ResponseWriter once it has returned.
-	if c.header == nil {
-		c.header = make(http.Header)
-	}
 	clear(c.header)
 	w := &x.w
-	w.c, w.header, w.contentLength, w.buf = c, c.header, -1, c.scratch[:0]
+	w.c, w.header, w.contentLength, w.buf = c, c.header, -1, c.scratch.buf[:0]
 	r.RemoteAddr = c.remote
 	r.Body = http.NoBody
 	if r.ContentLength != 0 {
@@ -264,7 +346,7 @@ func (c *conn) readRequest() (*response, error) {
 		if !httpsyntax.HasToken([]string{p.expect}, "100-continue") {
 			return nil, errExpectFail
 		}
-		if r.ProtoMinor == 1 && w.body != nil {
+		if r.ProtoMinor >= 1 && w.body != nil {
 			w.body.w, w.expectContinue = w, true
 			w.canContinue.Store(true)
 		}
@@ -482,15 +564,11 @@ func (c *conn) reply(e *requestError) {
 
 // close closes the connection and gives its buffers back.
 func (c *conn) close() {
+	c.park.forget()
 	c.rwc.Close()
 	c.s.untrack(c)
 	c.timer.Stop()
-	c.br.Reset(nil)
-	c.bw.Reset(nil)
-	readerPool.Put(c.br)
-	writerPool.Put(c.bw)
-	scratchPool.Put(c.scratch)
-	c.br, c.bw, c.scratch = nil, nil, nil
+	c.release()
 }
 
 // writeStatusLine writes "HTTP/1.x CODE TEXT\r\n".
@@ -505,13 +583,13 @@ func (c *conn) writeStatusLine(is11 bool, code int) {
 	} else {
 		bw.WriteString("HTTP/1.0 ")
 	}
-	bw.Write(strconv.AppendInt(c.num[:0], int64(code), 10))
+	bw.Write(strconv.AppendInt(c.scratch.num[:0], int64(code), 10))
 	bw.WriteByte(' ')
 	if text := http.StatusText(code); text != "" {
 		bw.WriteString(text)
 	} else {
 		bw.WriteString("status code ")
-		bw.Write(strconv.AppendInt(c.num[:0], int64(code), 10))
+		bw.Write(strconv.AppendInt(c.scratch.num[:0], int64(code), 10))
 	}
 	bw.WriteString("\r\n")
 }
@@ -528,10 +606,11 @@ func (c *conn) date() []byte {
 
 // sniffData is the start of the body for content sniffing.
 func (c *conn) sniffData(buf, next []byte) []byte {
-	if len(buf) >= len(c.sniff) || len(next) == 0 {
+	sniff := &c.scratch.sniff
+	if len(buf) >= len(sniff) || len(next) == 0 {
 		return buf
 	}
-	n := copy(c.sniff[:], buf)
-	n += copy(c.sniff[n:], next)
-	return c.sniff[:n]
+	n := copy(sniff[:], buf)
+	n += copy(sniff[n:], next)
+	return sniff[:n]
 }

@@ -72,6 +72,12 @@ func (e *requestError) response() string {
 // substrings of it. Unless nil, wait is called once before the first
 // read from br's reader.
 func readHead(br *bufio.Reader, limit int, wait func()) (string, error) {
+	return readHeadLong(br, limit, wait, nil)
+}
+
+// readHeadLong is readHead that, unless nil, calls long once before
+// reading a head longer than br's buffer.
+func readHeadLong(br *bufio.Reader, limit int, wait, long func()) (string, error) {
 	from := 0
 	for {
 		buf, _ := br.Peek(br.Buffered())
@@ -93,6 +99,9 @@ func readHead(br *bufio.Reader, limit int, wait func()) (string, error) {
 			wait = nil
 		}
 		if len(buf) == br.Size() {
+			if long != nil {
+				long()
+			}
 			return readLongHead(br, limit)
 		}
 		if _, err := br.Peek(len(buf) + 1); err != nil {
@@ -191,7 +200,9 @@ func parseHead(s string, r *http.Request, p *parsed, st *headStore) *requestErro
 		fail("invalid method")
 	case len(proto) != 8 || proto[:5] != "HTTP/" || !isDigit(proto[5]) || proto[6] != '.' || !isDigit(proto[7]):
 		fail("malformed HTTP version")
-	case proto[5] != '1' || proto[7] > '1':
+	case proto[5] != '1':
+		// A higher HTTP/1 minor version is served as HTTP/1.1, the
+		// highest we have (RFC 9110 section 2.5), as net/http does.
 		if soft == nil {
 			soft = &requestError{code: http.StatusHTTPVersionNotSupported, text: "unsupported protocol version"}
 		}
@@ -313,7 +324,7 @@ func parseHead(s string, r *http.Request, p *parsed, st *headStore) *requestErro
 	switch {
 	case hosts > 1:
 		return badRequest("too many Host headers")
-	case hosts == 0 && r.ProtoMinor == 1 && method != "CONNECT":
+	case hosts == 0 && r.ProtoMinor >= 1 && method != "CONNECT":
 		return badRequest("missing required Host header")
 	case hosts == 1 && !httpsyntax.ValidHost(host):
 		return badRequest("malformed Host header")

@@ -83,7 +83,7 @@ func (w *response) WriteHeader(code int) {
 			w.canContinue.Store(false)
 		}
 		bw := w.c.bw
-		w.c.writeStatusLine(w.req.ProtoMinor == 1, code)
+		w.c.writeStatusLine(w.req.ProtoMinor >= 1, code)
 		w.writeFields(exclCL | exclTE)
 		bw.WriteString("\r\n")
 		bw.Flush()
@@ -140,7 +140,7 @@ func (w *response) writeBody(p []byte) (int, error) {
 	}
 	bw := w.c.bw
 	if w.chunking {
-		hdr := append(strconv.AppendUint(w.c.num[:0], uint64(len(p)), 16), '\r', '\n')
+		hdr := append(strconv.AppendUint(w.c.scratch.num[:0], uint64(len(p)), 16), '\r', '\n')
 		// A chunk bigger than the writer's room would leave in three
 		// writes (what fits, the rest, then the CRLF), each a packet of
 		// its own. With the writer empty, as it is when the handler
@@ -251,7 +251,7 @@ func (w *response) sendHeader(next []byte) {
 	switch {
 	case isHEAD || !bodyOK || w.status == http.StatusNoContent, hasCL:
 		excl |= exclTE
-	case w.req.ProtoMinor == 1:
+	case w.req.ProtoMinor >= 1:
 		if te == "identity" {
 			w.closeAfter = true
 			excl |= exclTE
@@ -271,13 +271,13 @@ func (w *response) sendHeader(next []byte) {
 	if w.closeAfter && (!keepAlives || !httpsyntax.HasToken(h["Connection"], "close")) &&
 		!(w.status == http.StatusSwitchingProtocols && first(h["Upgrade"]) != "") {
 		excl |= exclConn
-		if w.req.ProtoMinor == 1 {
+		if w.req.ProtoMinor >= 1 {
 			setConn = "close"
 		}
 	}
 
 	bw := c.bw
-	c.writeStatusLine(w.req.ProtoMinor == 1, w.status)
+	c.writeStatusLine(w.req.ProtoMinor >= 1, w.status)
 	w.writeFields(excl)
 	if setType != "" {
 		bw.WriteString("Content-Type: ")
@@ -299,7 +299,7 @@ func (w *response) sendHeader(next []byte) {
 	}
 	if setCL {
 		bw.WriteString("Content-Length: ")
-		bw.Write(strconv.AppendInt(c.num[:0], w.contentLength, 10))
+		bw.Write(strconv.AppendInt(c.scratch.num[:0], w.contentLength, 10))
 		bw.WriteString("\r\n")
 	}
 	bw.WriteString("\r\n")
@@ -436,6 +436,7 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	c.stopWatch()
 	c.clearStale() // the handler's reads must not end at the head's deadline
+	c.park.forget()
 	if err := c.bw.Flush(); err != nil {
 		return nil, nil, err
 	}

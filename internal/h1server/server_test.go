@@ -52,6 +52,8 @@ func testHandler(w http.ResponseWriter, r *http.Request) {
 		panic("boom")
 	case "/sniff":
 		w.Write([]byte("<html><body>hi"))
+	case "/proto":
+		fmt.Fprintf(w, "%s %d.%d", r.Proto, r.ProtoMajor, r.ProtoMinor)
 	default:
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
@@ -233,6 +235,18 @@ func TestServeRaw(t *testing.T) {
 		{name: "absolute form", raw: "GET http://example.com/x HTTP/1.1\r\nHost: other\r\n\r\n", methods: []string{"GET"}, want: []string{"200 GET /x  "}, std: true},
 		{name: "431", raw: "GET / HTTP/1.1\r\nHost: h\r\nX: " + strings.Repeat("a", 70<<10) + "\r\n\r\n", methods: []string{"GET"},
 			want: []string{"431 431 Request Header Fields Too Large"}, closed: true},
+		// RFC 9110 section 2.5: served as HTTP/1.1 (kept alive, answered
+		// HTTP/1.1), its version as sent, as net/http does.
+		{name: "HTTP/1.9 as HTTP/1.1", raw: "GET /proto HTTP/1.9\r\nHost: h\r\n\r\n" + get("/next"), methods: []string{"GET", "GET"},
+			want: []string{"200 HTTP/1.9 1.9", "200 GET /next  "}, std: true,
+			check: func(t *testing.T, got []resp) string {
+				if got[0].Proto != "HTTP/1.1" {
+					return "answered " + got[0].Proto
+				}
+				return ""
+			}},
+		{name: "HTTP/1.9 without Host", raw: "GET / HTTP/1.9\r\n\r\n", methods: []string{"GET"},
+			want: []string{"400 400 Bad Request: missing required Host header"}, closed: true, std: true},
 		{name: "505", raw: "GET / HTTP/2.0\r\nHost: h\r\n\r\n", methods: []string{"GET"},
 			want: []string{"505 505 HTTP Version Not Supported: unsupported protocol version"}, closed: true, std: true},
 		{name: "501", raw: "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", methods: []string{"POST"},

@@ -48,6 +48,8 @@ type config struct {
 	peers                string
 	out                  string
 	command              string
+	scenarios            string // the scenarios to run, comma-separated; "" for all
+	idle                 []int  // the idle connection counts of the connections scenario
 }
 
 func main() {
@@ -61,7 +63,14 @@ func main() {
 	flag.StringVar(&c.peers, "peers", "", "comma-separated peer keys to run (default all)")
 	flag.StringVar(&c.out, "out", "", "also write the report to `FILE`")
 	flag.StringVar(&c.command, "command", "", "the command line to record in the report")
+	flag.StringVar(&c.scenarios, "scenarios", "", "comma-separated scenarios to run: small64, small256, large16, big, connections (default all)")
+	idle := flag.String("idle", "5000,20000", "the connections scenario's idle connection `COUNTS`")
 	flag.Parse()
+	var err error
+	if c.idle, err = parseCounts(*idle); err != nil {
+		fmt.Fprintln(os.Stderr, "benchrun: --idle:", err)
+		os.Exit(2)
+	}
 	if c.wsgiproxy == "" || c.benchpeer == "" || c.rounds < 1 {
 		flag.Usage()
 		os.Exit(2)
@@ -161,6 +170,7 @@ func run(ctx context.Context, c config) error {
 		{key: "small256", title: "Small responses (13 B), 256 connections", path: "/small", conns: 256},
 		{key: "large16", title: "1 MiB responses, 16 connections", path: "/large", conns: 16, bytes: 1 << 20},
 	}
+	scenarios = slices.DeleteFunc(scenarios, func(s scenario) bool { return !c.runs(s.key) })
 	res := results{}
 	// Warm up: connections, pools and page cache.
 	for _, p := range running {
@@ -194,8 +204,14 @@ func run(ctx context.Context, c config) error {
 			}
 		}
 	}
+	var idle map[string]map[int]*idleResult
+	if c.runs("connections") && len(c.idle) > 0 {
+		if idle, err = runConns(ctx, c, dir, backend.url, running); err != nil {
+			return err
+		}
+	}
 	var big map[string]*bigResult
-	if c.bigBytes > 0 {
+	if c.bigBytes > 0 && c.runs("big") {
 		// Fresh processes: the peak RSS is then the transfers' own, not
 		// what the many connections before left behind.
 		for _, p := range running {
@@ -214,12 +230,17 @@ func run(ctx context.Context, c config) error {
 			return err
 		}
 	}
-	report := render(c, peers, running, scenarios, res, big)
+	report := render(c, peers, running, scenarios, res, big, idle)
 	fmt.Print(report)
 	if c.out != "" {
 		return os.WriteFile(c.out, []byte(report), 0o644)
 	}
 	return nil
+}
+
+// runs reports whether the scenario key is among those to run.
+func (c config) runs(key string) bool {
+	return c.scenarios == "" || slices.Contains(strings.Split(c.scenarios, ","), key)
 }
 
 // allPeers lists the peers in table order.
@@ -392,7 +413,8 @@ var nginx = daemon{
 worker_processes 2;
 pid %[2]s/nginx.pid;
 error_log %[2]s/nginx-error.log warn;
-events { worker_connections 8192; }
+worker_rlimit_nofile 65536;
+events { worker_connections 32768; }
 http {
   access_log off;
   client_body_temp_path %[2]s/body;
@@ -425,7 +447,6 @@ var haproxy = daemon{
 	config: func(_, addr, upstream string) string {
 		return fmt.Sprintf(`global
   nbthread 2
-  maxconn 4000
 defaults
   mode http
   timeout connect 5s
@@ -719,19 +740,4 @@ func cpuTime(pids []int) float64 {
 const clockTicks = 100
 
 // vmHWM is a process's peak resident set size in bytes.
-func vmHWM(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			f := strings.Fields(v)
-			if len(f) > 0 {
-				kb, _ := strconv.ParseInt(f[0], 10, 64)
-				return kb << 10
-			}
-		}
-	}
-	return 0
-}
+func vmHWM(pid int) int64 { return statusKiB(pid, "VmHWM:") << 10 }

@@ -10,7 +10,7 @@ import (
 )
 
 // render writes the Markdown report.
-func render(c config, peers, running []*peer, scenarios []scenario, res results, big map[string]*bigResult) string {
+func render(c config, peers, running []*peer, scenarios []scenario, res results, big map[string]*bigResult, idle map[string]map[int]*idleResult) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# wsgiproxy benchmark\n\n")
 	fmt.Fprintf(&b, "Date: %s  \n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
@@ -84,6 +84,9 @@ func render(c config, peers, running []*peer, scenarios []scenario, res results,
 			}
 			fmt.Fprintf(&b, "| %s | %.0f | %s | %.0f | %s |\n", p.name, median(r.down)/1e6, rss(r.downRSS), median(r.up)/1e6, rss(r.upRSS))
 		}
+	}
+	if idle != nil {
+		renderConns(&b, c, running, idle)
 	}
 	b.WriteString(targets(res, big))
 	return b.String()
