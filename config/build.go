@@ -14,6 +14,7 @@ import (
 	"github.com/wsgiproxy/wsgiproxy-go/pickle"
 	"github.com/wsgiproxy/wsgiproxy-go/sign"
 	"github.com/wsgiproxy/wsgiproxy-go/spawn"
+	"github.com/wsgiproxy/wsgiproxy-go/upstream"
 	"github.com/wsgiproxy/wsgiproxy-go/wsgiproxy"
 )
 
@@ -37,6 +38,8 @@ type compiled struct {
 	// verify and sign are the keyrings of the route's middleware and
 	// front, for the status page.
 	verify, sign *sign.Keyring
+	// pool is the upstreams of a proxy route with many.
+	pool *upstream.Pool
 }
 
 // compile builds r's handler. A spawn route uses reuse when it is not
@@ -63,6 +66,7 @@ func (f *File) compile(r *Route, reuse *spawn.Spawner, opts Options) (out compil
 		}
 		h, front = p, &r.proxy.frontSpec
 		out.sign = signerKeys(p)
+		out.pool = p.Upstreams
 		if t, ok := p.Transport.(interface{ CloseIdleConnections() }); ok {
 			out.idle = t.CloseIdleConnections
 		}
@@ -134,13 +138,25 @@ func keyring(files []string, opts Options) (*sign.Keyring, error) {
 // proxy builds the Proxy of r, a proxy route.
 func (f *File) proxy(r *Route, opts Options) (*wsgiproxy.Proxy, *Error) {
 	ps := r.proxy
-	p, err := upstream(ps.to, ps.toPath, ps.transport, ps.std)
-	if err != nil {
-		return nil, f.errAt(r, err, KindProxy, "to")
+	var p *wsgiproxy.Proxy
+	if ps.pool != nil {
+		pool, err := ps.pool.newPool(ps.transport, ps.std, r.Name, opts.Logger)
+		if err != nil {
+			return nil, f.errAt(r, err, KindProxy, "to")
+		}
+		p = &wsgiproxy.Proxy{Upstreams: pool, Retries: ps.pool.retries, RetryBuffer: ps.pool.retryBuffer}
+	} else {
+		var err error
+		if p, err = oneUpstream(ps.to, ps.toPath, ps.transport, ps.std); err != nil {
+			return nil, f.errAt(r, err, KindProxy, "to")
+		}
 	}
 	p.PreserveHost = ps.preserveHost
 	p.Timeout = ps.timeout
 	if e := f.setFront(r, p, &ps.frontSpec, opts); e != nil {
+		if p.Upstreams != nil && ps.pool.reuse == nil {
+			p.Upstreams.Close()
+		}
 		return nil, e
 	}
 	return p, nil
@@ -165,10 +181,10 @@ func (f *File) setFront(r *Route, p *wsgiproxy.Proxy, fs *frontSpec, opts Option
 	return nil
 }
 
-// upstream makes the Proxy for to, a URL or unix:PATH whose path and
+// oneUpstream makes the Proxy for to, a URL or unix:PATH whose path and
 // query are toPath, as the proxy command's --to and --to-path do, with
 // net/http's transport when std, else the lean one, limited by o.
-func upstream(to, toPath string, o wsgiproxy.TransportOptions, std bool) (*wsgiproxy.Proxy, error) {
+func oneUpstream(to, toPath string, o wsgiproxy.TransportOptions, std bool) (*wsgiproxy.Proxy, error) {
 	target := to
 	if sock, isUnix := strings.CutPrefix(to, server.UnixPrefix); isUnix {
 		target = "http://" + wsgiproxy.UnixHost + toPath

@@ -314,7 +314,6 @@ func plainValue(v any) string {
 func (c *checker) proxy(k toml.Key, r *rawProxy, dir string) *proxySpec {
 	p := &proxySpec{
 		frontSpec:    c.front(k, &r.rawFront, dir),
-		to:           c.str(key(k, "to"), r.To),
 		toPath:       c.str(key(k, "to_path"), r.ToPath),
 		preserveHost: c.boolean(key(k, "preserve_host"), r.PreserveHost),
 		timeout:      c.duration(key(k, "timeout"), r.Timeout),
@@ -322,10 +321,26 @@ func (c *checker) proxy(k toml.Key, r *rawProxy, dir string) *proxySpec {
 	}
 	p.transport = c.upstream(k, &r.rawUpstream)
 	p.transport.ResponseHeaderTimeout = p.timeout
+	n := len(c.errs)
+	tos := c.strs(key(k, "to"), r.To)
+	if r.To.set && len(tos) == 0 && len(c.errs) == n {
+		c.errorf(key(k, "to"), "want at least one upstream")
+	}
+	if p.pool = c.pool(k, &r.rawPool, tos, p.toPath, dir); p.pool != nil {
+		p.to = strings.Join(tos, " ")
+		if r.ToPath.set && !strings.Contains(p.to, server.UnixPrefix) {
+			c.errorf(key(k, "to_path"), `goes with to = "unix:PATH"; put the path in the to URL`)
+		}
+		return p
+	}
+	if len(tos) == 1 {
+		p.to = tos[0]
+	}
 	sock, isUnix := strings.CutPrefix(p.to, server.UnixPrefix)
 	switch {
 	case !r.To.set:
-		c.errorf(k, `to is required: "http://HOST:PORT/PATH" or "unix:PATH"`)
+		c.errorf(k, `to is required: "http://HOST:PORT/PATH", "unix:PATH" or a list of them`)
+	case len(tos) == 0:
 	case isUnix && sock == "":
 		c.errorf(key(k, "to"), "unix:PATH: no socket path")
 	case isUnix:

@@ -103,6 +103,7 @@ type proxySpec struct {
 	to, toPath   string
 	preserveHost bool
 	timeout      time.Duration
+	pool         *poolSpec // many upstreams, in place of to; nil for one
 	transport    wsgiproxy.TransportOptions
 	std          bool // transport = "std": wsgiproxy.NewTransportWith, else NewLeanTransport, as spawn.Config.StdTransport
 }

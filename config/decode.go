@@ -81,6 +81,7 @@ type rawProxy struct {
 	Timeout      leaf `toml:"timeout"`
 	rawUpstream
 	rawFront
+	rawPool
 }
 
 // rawUpstream holds a front's transport and the limits of its

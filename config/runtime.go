@@ -11,6 +11,7 @@ import (
 
 	"github.com/wsgiproxy/wsgiproxy-go/sign"
 	"github.com/wsgiproxy/wsgiproxy-go/spawn"
+	"github.com/wsgiproxy/wsgiproxy-go/upstream"
 )
 
 // A Runtime serves the routes of a File, one http.Handler per listener,
@@ -23,6 +24,12 @@ import (
 // child, across a reload. The Spawners that the new routes do not use
 // are closed once the last request of the old routes has finished, and
 // so are the idle upstream connections of the old proxy routes.
+//
+// Likewise a proxy route with many upstreams whose name and pool
+// settings (all but the targets) are unchanged keeps its pool: its
+// upstreams still listed keep their health and connections, the others
+// drain (no new request; their idle connections close once their
+// requests in flight end).
 //
 // Listeners are fixed when the Runtime is made: Reload refuses a File
 // whose listeners differ, since changing them needs new sockets.
@@ -43,6 +50,7 @@ type generation struct {
 	file     *File
 	handlers map[string]http.Handler // by listener name
 	spawners map[string]spawned      // by route name; the ones it owns
+	pools    map[string]pooled       // by route name; the upstream pools it owns
 	idle     []func()                // close the idle upstream connections of its proxy routes
 	states   []RouteState            // its routes, for Runtime.Routes
 
@@ -51,6 +59,13 @@ type generation struct {
 	retired  bool
 	drained  chan struct{} // closed when retired and no request is in flight
 	close    sync.Once
+}
+
+// pooled is a proxy route's pool of upstreams and the settings it was
+// made with.
+type pooled struct {
+	pool *upstream.Pool
+	spec *poolSpec
 }
 
 type spawned struct {
@@ -137,6 +152,9 @@ func (g *generation) release(logger *slog.Logger) {
 				logger.Error("config: stopping the child of a route", "route", name, "err", err)
 			}
 		}
+		for _, p := range g.pools {
+			p.pool.Close()
+		}
 	})
 }
 
@@ -159,6 +177,11 @@ func (rt *Runtime) Reload(f *File) error {
 	}
 	for _, name := range kept {
 		delete(old.spawners, name)
+	}
+	for name, p := range g.pools {
+		if old.pools[name].pool == p.pool {
+			delete(old.pools, name) // kept: its hosts keep their health
+		}
 	}
 	rt.gens[g] = true
 	rt.cur.Store(g)
@@ -213,7 +236,7 @@ func (rt *Runtime) logger() *slog.Logger {
 // whose child settings are unchanged; it returns the names of those
 // routes. On error it closes the Spawners it made.
 func (rt *Runtime) build(f *File, prev *generation) (*generation, []string, error) {
-	g := &generation{file: f, handlers: map[string]http.Handler{}, spawners: map[string]spawned{}, drained: make(chan struct{})}
+	g := &generation{file: f, handlers: map[string]http.Handler{}, spawners: map[string]spawned{}, pools: map[string]pooled{}, drained: make(chan struct{})}
 	var errs Errors
 	var kept []string
 	byListener := map[string][]*Route{}
@@ -226,9 +249,17 @@ func (rt *Runtime) build(f *File, prev *generation) (*generation, []string, erro
 				reuse = s.sp
 			}
 		}
+		if r.Kind == KindProxy && r.proxy.pool != nil && prev != nil {
+			if old, ok := prev.pools[r.Name]; ok && old.spec.sameAs(r.proxy.pool) {
+				r.proxy.pool.reuse = old.pool
+			}
+		}
 		c, err := f.compile(r, reuse, rt.opts)
 		if err != nil {
 			errs = append(errs, err)
+		}
+		if c.pool != nil {
+			g.pools[r.Name] = pooled{c.pool, r.proxy.pool}
 		}
 		if c.spawner != nil {
 			if reuse != nil {
@@ -249,8 +280,18 @@ func (rt *Runtime) build(f *File, prev *generation) (*generation, []string, erro
 		for _, name := range kept {
 			delete(g.spawners, name) // still prev's
 		}
+		for name, p := range g.pools {
+			if p.spec.reuse != nil {
+				delete(g.pools, name) // still prev's
+			}
+		}
 		g.release(rt.logger())
 		return nil, nil, errs.sorted()
+	}
+	for _, p := range g.pools {
+		if p.spec.reuse != nil {
+			p.pool.SetTargets(p.spec.targets) // the hosts that stay keep their state
+		}
 	}
 	for name, routes := range byListener {
 		g.handlers[name] = newRouter(routes, compiledBy[name])

@@ -5,6 +5,7 @@ import (
 
 	"github.com/wsgiproxy/wsgiproxy-go/sign"
 	"github.com/wsgiproxy/wsgiproxy-go/spawn"
+	"github.com/wsgiproxy/wsgiproxy-go/upstream"
 )
 
 // RouteState is a route of the current routes with what serves it, for
@@ -20,6 +21,9 @@ type RouteState struct {
 	Trusted, TrustedStandard []string
 	// Spawner runs the child of a spawn route.
 	Spawner *spawn.Spawner
+	// Pool holds the upstreams of a proxy route with many; its Status
+	// tells each one's health and load.
+	Pool *upstream.Pool
 	// Verify checks the signatures of incoming requests, Sign signs
 	// those sent upstream; nil when the route does not.
 	Verify, Sign *sign.Keyring
@@ -30,7 +34,7 @@ func (rt *Runtime) Routes() []RouteState { return rt.cur.Load().states }
 
 // state describes r as c serves it.
 func (r *Route) state(c compiled) RouteState {
-	s := RouteState{Route: *r, Spawner: c.spawner, Verify: c.verify, Sign: c.sign}
+	s := RouteState{Route: *r, Spawner: c.spawner, Verify: c.verify, Sign: c.sign, Pool: c.pool}
 	switch r.Kind {
 	case KindProxy:
 		s.Target = r.proxy.to
