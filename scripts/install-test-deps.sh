@@ -4,9 +4,11 @@
 #
 # The interop tests (interop/) run real peers: Debian's /usr/bin/python3
 # with werkzeug, PasteDeploy, Paste, WebOb and WSGIProxy2, gunicorn,
-# and nginx. nginx is started by the tests themselves on loopback; it is
-# never left running as a system service. The status page is checked in
-# headless chromium (cmd/wsgiproxy, TestAdminServe).
+# and nginx; redis-server for the shared nonce store (sign/redisnonce).
+# nginx and redis-server are started by the tests themselves on loopback
+# or a unix socket; they are never left running as system services. The
+# status page is checked in headless chromium (cmd/wsgiproxy,
+# TestAdminServe).
 #
 # Not root and something missing: say what, and fail under CI=true (a
 # developer without root gets the tests' own skip messages instead).
@@ -21,6 +23,7 @@ packages=(
 	gunicorn
 	nginx
 	chromium
+	redis-server
 )
 
 installed() {
@@ -48,6 +51,8 @@ fi
 
 nginx_was_installed=false
 installed nginx && nginx_was_installed=true
+redis_was_installed=false
+installed redis-server && redis_was_installed=true
 
 echo "test dependencies: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
@@ -80,6 +85,12 @@ if [ "$nginx_was_installed" = false ]; then
 	if [ -s /run/nginx.pid ] && kill -0 "$(cat /run/nginx.pid)" 2>/dev/null; then
 		/usr/sbin/nginx -s stop || true
 	fi
+fi
+
+# The same for redis-server: the tests start their own.
+if [ "$redis_was_installed" = false ] && command -v systemctl >/dev/null 2>&1; then
+	systemctl stop redis-server >/dev/null 2>&1 || true
+	systemctl disable redis-server >/dev/null 2>&1 || true
 fi
 
 still=()

@@ -1,6 +1,7 @@
 package sign
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"testing"
@@ -11,7 +12,9 @@ import (
 // BenchmarkVerify can check one signed request over and over.
 type neverSeen struct{}
 
-func (neverSeen) Seen(string, time.Time) (bool, error) { return false, nil }
+func (neverSeen) Seen(context.Context, string, string, time.Time) (bool, error) {
+	return false, nil
+}
 
 // benchRequest returns the test request with 14 context headers.
 func benchRequest(b *testing.B) *http.Request {
@@ -60,6 +63,7 @@ func BenchmarkVerify(b *testing.B) {
 func BenchmarkMemoryNonceStore(b *testing.B) {
 	c := &clock{t: t0}
 	s := &MemoryNonceStore{Now: c.Now}
+	ctx := context.Background()
 	nonces := make([]string, 1<<20)
 	for i := range nonces {
 		nonces[i] = "nonce-" + strconv.Itoa(i)
@@ -68,7 +72,7 @@ func BenchmarkMemoryNonceStore(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		c.Advance(time.Microsecond)
-		if seen, err := s.Seen(nonces[i%len(nonces)], c.t.Add(100*time.Millisecond)); seen || err != nil {
+		if seen, err := s.Seen(ctx, "0123456789abcdef", nonces[i%len(nonces)], c.t.Add(100*time.Millisecond)); seen || err != nil {
 			b.Fatal(seen, err)
 		}
 		i++

@@ -2,6 +2,7 @@ package sign
 
 import (
 	"container/heap"
+	"context"
 	"errors"
 	"strings"
 	"sync"
@@ -17,20 +18,33 @@ const DefaultMaxNonces = 1 << 20
 // Max nonces that have not yet expired.
 var ErrNonceStoreFull = errors.New("sign: nonce store full")
 
+// ErrNonceStoreUnavailable is wrapped by the error of a [NonceStore] that
+// could not check a nonce (a shared store that is down, or slower than
+// its timeout). A [Verifier] passes it on with the status 503, which a
+// wsgiproxy.Middleware answers instead of 401: the signature may be good,
+// and the client may retry.
+var ErrNonceStoreUnavailable = errors.New("sign: nonce store unavailable")
+
 // A NonceStore remembers the nonces of accepted signatures, so that each
 // is accepted once. Several verifiers (and, with a shared implementation,
 // several processes) may use one store.
 type NonceStore interface {
-	// Seen reports whether nonce has been recorded and not yet forgotten;
-	// if not, it records it until the time until (included), after
-	// which the signature has expired anyway. An error means the nonce could not
-	// be checked; the request is then refused. The nonce may share memory
-	// with the request's head: a store that keeps it in memory keeps a
-	// copy, or each nonce held would hold a whole head.
-	Seen(nonce string, until time.Time) (seen bool, err error)
+	// Seen reports whether the nonce of a signature by the secret keyID
+	// has been recorded and not yet forgotten; if not, it records it
+	// until the time until (included), after which the signature has
+	// expired anyway. ctx is the request's: a store that waits for a
+	// server stops waiting when it ends. An error means the nonce could
+	// not be checked; the request is then refused (with 503 when the
+	// error wraps [ErrNonceStoreUnavailable], else 401). The strings may
+	// share memory with the request's head: a store that keeps them in
+	// memory keeps a copy, or each nonce held would hold a whole head.
+	Seen(ctx context.Context, keyID, nonce string, until time.Time) (seen bool, err error)
 }
 
-// A MemoryNonceStore is a [NonceStore] in memory, bounded in size. It
+// A MemoryNonceStore is a [NonceStore] in memory, bounded in size, for
+// one process: several processes that accept the same secrets need a
+// shared store (package sign/redisnonce), or a signature accepted by one
+// can be replayed to another. It
 // forgets each nonce when its time is up. When it is full of nonces that
 // have not expired, it refuses new ones with [ErrNonceStoreFull] rather
 // than forget one early, which would let that signature be replayed: a
@@ -45,12 +59,12 @@ type MemoryNonceStore struct {
 	Now func() time.Time
 
 	mu     sync.Mutex
-	seen   map[string]struct{}
+	seen   map[storeKey]struct{}
 	expiry nonceHeap
 }
 
-// Seen implements [NonceStore].
-func (s *MemoryNonceStore) Seen(nonce string, until time.Time) (bool, error) {
+// Seen implements [NonceStore]. It never waits, so it ignores ctx.
+func (s *MemoryNonceStore) Seen(_ context.Context, keyID, nonce string, until time.Time) (bool, error) {
 	now := time.Now()
 	if s.Now != nil {
 		now = s.Now()
@@ -58,9 +72,9 @@ func (s *MemoryNonceStore) Seen(nonce string, until time.Time) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for len(s.expiry) > 0 && s.expiry[0].until.Before(now) {
-		delete(s.seen, heap.Pop(&s.expiry).(nonceEntry).nonce)
+		delete(s.seen, heap.Pop(&s.expiry).(nonceEntry).key)
 	}
-	if _, ok := s.seen[nonce]; ok {
+	if _, ok := s.seen[storeKey{keyID, nonce}]; ok {
 		return true, nil
 	}
 	max := s.Max
@@ -71,11 +85,11 @@ func (s *MemoryNonceStore) Seen(nonce string, until time.Time) (bool, error) {
 		return false, ErrNonceStoreFull
 	}
 	if s.seen == nil {
-		s.seen = make(map[string]struct{})
+		s.seen = make(map[storeKey]struct{})
 	}
-	nonce = strings.Clone(nonce) // not the request's memory: see NonceStore
-	s.seen[nonce] = struct{}{}
-	heap.Push(&s.expiry, nonceEntry{nonce: nonce, until: until})
+	k := newStoreKey(keyID, nonce) // not the request's memory: see NonceStore
+	s.seen[k] = struct{}{}
+	heap.Push(&s.expiry, nonceEntry{key: k, until: until})
 	return false, nil
 }
 
@@ -87,8 +101,23 @@ func (s *MemoryNonceStore) Len() int {
 	return len(s.seen)
 }
 
+// storeKey is what a MemoryNonceStore holds: a nonce under the keyid of
+// its secret.
+type storeKey struct{ keyID, nonce string }
+
+// newStoreKey copies keyID and nonce into one new allocation, so that the
+// key holds no memory of the request.
+func newStoreKey(keyID, nonce string) storeKey {
+	var b strings.Builder // not keyID + nonce, which is nonce itself when keyID is ""
+	b.Grow(len(keyID) + len(nonce))
+	b.WriteString(keyID)
+	b.WriteString(nonce)
+	both := b.String()
+	return storeKey{both[:len(keyID)], both[len(keyID):]}
+}
+
 type nonceEntry struct {
-	nonce string
+	key   storeKey
 	until time.Time
 }
 

@@ -1,6 +1,7 @@
 package sign
 
 import (
+	"context"
 	"errors"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 func TestMemoryNonceStore(t *testing.T) {
 	c := &clock{t: t0}
 	s := &MemoryNonceStore{Max: 3, Now: c.Now}
+	ctx := context.Background()
 	steps := []struct {
 		advance time.Duration
 		nonce   string
@@ -33,7 +35,7 @@ func TestMemoryNonceStore(t *testing.T) {
 	}
 	for i, st := range steps {
 		c.Advance(st.advance)
-		seen, err := s.Seen(st.nonce, t0.Add(st.until))
+		seen, err := s.Seen(ctx, "k", st.nonce, t0.Add(st.until))
 		if seen != st.seen || !errors.Is(err, st.err) || (err == nil) != (st.err == nil) {
 			t.Errorf("step %d: Seen(%s) = %v, %v; want %v, %v", i, st.nonce, seen, err, st.seen, st.err)
 		}
@@ -57,7 +59,7 @@ func TestMemoryNonceStoreConcurrent(t *testing.T) {
 			for i := range each {
 				// Every worker offers the shared nonces and its own.
 				for _, n := range []string{"shared-" + strconv.Itoa(i), "own-" + strconv.Itoa(w) + "-" + strconv.Itoa(i)} {
-					seen, err := s.Seen(n, until)
+					seen, err := s.Seen(context.Background(), "k", n, until)
 					if err != nil {
 						t.Error(err)
 						return
@@ -86,16 +88,17 @@ func TestMemoryNonceStoreConcurrent(t *testing.T) {
 // must not hold the request head it was parsed from.
 func TestMemoryNonceStoreKeepsNoRequestMemory(t *testing.T) {
 	s := &MemoryNonceStore{}
-	head, kept := requestMemory(`Signature-Input: sig1=();nonce="n0nce-from-a-head"` + "\r\n")
+	head, kept := requestMemory(`Signature-Input: sig1=();keyid="k3yid-from-a-head";nonce="n0nce-from-a-head"` + "\r\n")
+	keyID := head[strings.Index(head, "k3yid"):strings.Index(head, `";nonce`)]
 	nonce := head[strings.Index(head, "n0nce"):strings.LastIndex(head, `"`)]
 	until := time.Now().Add(time.Minute)
-	if seen, err := s.Seen(nonce, until); seen || err != nil {
+	if seen, err := s.Seen(context.Background(), keyID, nonce, until); seen || err != nil {
 		t.Fatalf("first Seen = %v, %v", seen, err)
 	}
 	if kept() {
 		t.Error("the store keeps the head the nonce came from")
 	}
-	if seen, err := s.Seen("n0nce-from-a-head", until); !seen || err != nil {
+	if seen, err := s.Seen(context.Background(), "k3yid-from-a-head", "n0nce-from-a-head", until); !seen || err != nil {
 		t.Errorf("Seen again = %v, %v; want true", seen, err)
 	}
 }

@@ -1,6 +1,7 @@
 package sign
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -49,6 +50,9 @@ type Verifier struct {
 // keyid in the request's wsgiproxy.Trace, if any; and otherwise an error that
 // wraps one of the Err* reasons of this package (or that the NonceStore
 // returned). Its text is a short reason, fit for a 401 response body.
+// An error of the NonceStore that wraps [ErrNonceStoreUnavailable] comes
+// with a method HTTPStatus that returns 503, which wsgiproxy.Middleware
+// answers instead of 401.
 func (v *Verifier) Verify(r *http.Request) (signed bool, err error) {
 	_, hasInput := r.Header["Signature-Input"]
 	_, hasSig := r.Header["Signature"]
@@ -88,8 +92,10 @@ func (v *Verifier) Verify(r *http.Request) (signed bool, err error) {
 			return false, fmt.Errorf("%w: %s", ErrNotCovered, name)
 		}
 	}
-	seen, err := v.nonceStore().Seen(s.nonce, created.Add(skew))
+	seen, err := v.nonceStore().Seen(r.Context(), s.keyid, s.nonce, created.Add(skew))
 	switch {
+	case errors.Is(err, ErrNonceStoreUnavailable):
+		return false, unavailableError{err}
 	case err != nil:
 		return false, err
 	case seen:
@@ -126,3 +132,11 @@ func (v *Verifier) nonceStore() NonceStore {
 	})
 	return v.nonces
 }
+
+// unavailableError is a nonce that could not be checked: a 503, not a
+// 401, since the signature may be good.
+type unavailableError struct{ err error }
+
+func (e unavailableError) Error() string   { return e.err.Error() }
+func (e unavailableError) Unwrap() error   { return e.err }
+func (e unavailableError) HTTPStatus() int { return http.StatusServiceUnavailable }

@@ -1,6 +1,7 @@
 package sign
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -492,4 +493,83 @@ func TestConcurrentSignVerify(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// storeFunc is a NonceStore made of a function.
+type storeFunc func(ctx context.Context, keyID, nonce string, until time.Time) (bool, error)
+
+func (f storeFunc) Seen(ctx context.Context, keyID, nonce string, until time.Time) (bool, error) {
+	return f(ctx, keyID, nonce, until)
+}
+
+// TestNonceStoreCall: the store gets the request's context, the
+// signature's keyid and nonce, and created + MaxSkew; its errors pass
+// through, an unavailable store's with the status 503.
+func TestNonceStoreCall(t *testing.T) {
+	type ctxKey struct{}
+	tests := []struct {
+		name       string
+		err        error
+		wantStatus int // of the error's HTTPStatus; 0: none
+	}{
+		{"accepted", nil, 0},
+		{"full", ErrNonceStoreFull, 0},
+		{"unavailable", fmt.Errorf("%w: timeout", ErrNonceStoreUnavailable), http.StatusServiceUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, v, c := pair(t)
+			var got struct {
+				keyID, nonce string
+				until        time.Time
+				ctxOK        bool
+			}
+			v.MaxSkew = 30 * time.Second
+			v.Nonces = storeFunc(func(ctx context.Context, keyID, nonce string, until time.Time) (bool, error) {
+				got.keyID, got.nonce, got.until = keyID, nonce, until
+				got.ctxOK = ctx.Value(ctxKey{}) == "mine"
+				return false, tt.err
+			})
+			r := signed(t, s)
+			input := r.Header.Get("Signature-Input")
+			r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, "mine"))
+			ok, err := v.Verify(r)
+			checkErr(t, "Verify", err, tt.err)
+			if ok != (tt.err == nil) {
+				t.Errorf("signed = %v", ok)
+			}
+			if want := KeyID([]byte(secretA)); got.keyID != want || !strings.Contains(input, `keyid="`+want+`"`) {
+				t.Errorf("keyID %q, want %q", got.keyID, want)
+			}
+			if got.nonce == "" || !strings.Contains(input, `nonce="`+got.nonce+`"`) {
+				t.Errorf("nonce %q not that of %s", got.nonce, input)
+			}
+			if want := c.Now().Truncate(time.Second).Add(30 * time.Second); !got.until.Equal(want) {
+				t.Errorf("until %v, want created + MaxSkew = %v", got.until, want)
+			}
+			if !got.ctxOK {
+				t.Error("the store did not get the request's context")
+			}
+			var st interface{ HTTPStatus() int }
+			if has := errors.As(err, &st); has != (tt.wantStatus != 0) || has && st.HTTPStatus() != tt.wantStatus {
+				t.Errorf("error %v: HTTPStatus %v, want %d", err, has, tt.wantStatus)
+			}
+		})
+	}
+}
+
+// TestNonceKeyedByKeyID: the same nonce under another secret is another
+// signature, not a replay.
+func TestNonceKeyedByKeyID(t *testing.T) {
+	var s MemoryNonceStore
+	ctx := context.Background()
+	until := time.Now().Add(time.Minute)
+	for i, st := range []struct {
+		keyID, nonce string
+		seen         bool
+	}{{"k1", "n", false}, {"k2", "n", false}, {"k1", "n", true}, {"k1n", "", false}, {"k", "1n", false}} {
+		if seen, err := s.Seen(ctx, st.keyID, st.nonce, until); seen != st.seen || err != nil {
+			t.Errorf("step %d: Seen(%s, %s) = %v, %v; want %v", i, st.keyID, st.nonce, seen, err, st.seen)
+		}
+	}
 }

@@ -130,7 +130,11 @@ func NewMiddleware(cfg Middleware) (func(http.Handler) http.Handler, error) {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			r2, status, err := m.restore(r)
 			if err != nil {
-				m.Logger.Warn("wsgiproxy: request refused", "status", status, "remote", r.RemoteAddr, "path", r.URL.Path, "err", err.Error())
+				level := slog.LevelWarn
+				if status == http.StatusServiceUnavailable {
+					level = slog.LevelDebug // the Verifier logs its outage, rate-limited: see Verifier
+				}
+				m.Logger.Log(r.Context(), level, "wsgiproxy: request refused", "status", status, "remote", r.RemoteAddr, "path", r.URL.Path, "err", err.Error())
 				traceRefusal(TraceOf(r.Context()), err)
 				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 				w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -238,7 +242,7 @@ type restoredRequest struct {
 func (m *Middleware) restore(r *http.Request) (*http.Request, int, error) {
 	trust, err := m.trust(r)
 	if err != nil {
-		return nil, http.StatusUnauthorized, err
+		return nil, refusedStatus(err), err
 	}
 	h := r.Header
 	// One pass over the headers finds the context headers, all removed
@@ -327,7 +331,7 @@ func (m *Middleware) trust(r *http.Request) (trustLevel, error) {
 	if m.Verifier != nil {
 		signed, err := m.Verifier.Verify(r)
 		if err != nil {
-			return untrusted, fmt.Errorf("wsgiproxy: signature refused: %v", err)
+			return untrusted, fmt.Errorf("wsgiproxy: signature refused: %w", err)
 		}
 		if !signed && !m.AllowUnsigned {
 			return untrusted, errors.New("wsgiproxy: signature refused: the request is not signed (no Signature header)")
@@ -350,6 +354,18 @@ func (m *Middleware) trust(r *http.Request) (trustLevel, error) {
 		return trustFull, nil
 	}
 	return untrusted, nil
+}
+
+// refusedStatus is the status of a request whose signature is refused:
+// 401, or the 4xx or 5xx status the Verifier's error gives (see Verifier).
+func refusedStatus(err error) int {
+	var s interface{ HTTPStatus() int }
+	if errors.As(err, &s) {
+		if code := s.HTTPStatus(); code >= 400 && code <= 599 {
+			return code
+		}
+	}
+	return http.StatusUnauthorized
 }
 
 // readHeaders reads every context header of a trusted request into rs.

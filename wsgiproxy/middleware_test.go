@@ -3,9 +3,11 @@ package wsgiproxy
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -549,6 +551,12 @@ type stubVerifier struct {
 
 func (v stubVerifier) Verify(*http.Request) (bool, error) { return v.signed, v.err }
 
+// statusError is a Verifier's error that carries its status.
+type statusError int
+
+func (e statusError) Error() string   { return "status " + strconv.Itoa(int(e)) }
+func (e statusError) HTTPStatus() int { return int(e) }
+
 func TestMiddlewareVerifier(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -561,6 +569,8 @@ func TestMiddlewareVerifier(t *testing.T) {
 		{"unsigned refused", stubVerifier{}, false, http.StatusUnauthorized, ""},
 		{"unsigned allowed is untrusted", stubVerifier{}, true, http.StatusNoContent, "203.0.113.9"},
 		{"bad signature", stubVerifier{err: errTest}, true, http.StatusUnauthorized, ""},
+		{"store down: the error's status", stubVerifier{err: fmt.Errorf("checking: %w", statusError(http.StatusServiceUnavailable))}, false, http.StatusServiceUnavailable, ""},
+		{"a status below 400 is a 401", stubVerifier{err: statusError(http.StatusOK)}, false, http.StatusUnauthorized, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -569,7 +579,7 @@ func TestMiddlewareVerifier(t *testing.T) {
 			if rec.Code != tt.wantStatus {
 				t.Fatalf("status %d, want %d: %s", rec.Code, tt.wantStatus, rec.Body)
 			}
-			if tt.wantStatus == http.StatusUnauthorized {
+			if tt.wantStatus >= 400 {
 				if s.called || !strings.HasPrefix(rec.Body.String(), "wsgiproxy: signature refused") {
 					t.Errorf("called=%v body %q", s.called, rec.Body)
 				}

@@ -1,0 +1,165 @@
+package redisnonce
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wsgiproxy/wsgiproxy-go/sign"
+)
+
+// Defaults of a [Config].
+const (
+	DefaultPrefix  = "wsgiproxy:nonce:"
+	DefaultTimeout = 50 * time.Millisecond
+)
+
+// logInterval is the least time between two log lines about an outage.
+const logInterval = 10 * time.Second
+
+// Config describes a [Store]. Only URL is required.
+type Config struct {
+	// URL locates the server: redis://[USER:PASSWORD@]HOST:PORT/DB,
+	// rediss://... for TLS, or unix:///PATH?db=DB&password=PASSWORD.
+	URL string
+	// CAFile, with a rediss:// URL, names the PEM file of the
+	// certificate authorities that may sign the server's certificate;
+	// empty means the system's.
+	CAFile string
+	// Prefix starts every key; empty means DefaultPrefix.
+	Prefix string
+	// Timeout bounds each check, connecting included; zero means
+	// DefaultTimeout.
+	Timeout time.Duration
+	// FailOpen lets a request whose nonce cannot be checked through
+	// unchecked (logged and counted) instead of refusing it with 503.
+	FailOpen bool
+	// Logger receives the store's records; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// A Store is a [sign.NonceStore] in Redis. It is safe for concurrent
+// use; make it with [New] and close it when done.
+type Store struct {
+	client   *redis.Client
+	name     string // the URL without its password, for logs
+	prefix   string
+	timeout  time.Duration
+	failOpen bool
+	logger   *slog.Logger
+	stop     context.CancelFunc // ends the start-up probe
+
+	unchecked atomic.Uint64
+	refused   atomic.Uint64 // since the last log line
+	lastLog   atomic.Int64  // unix nanoseconds of the last outage line
+	down      atomic.Bool   // the last check failed
+}
+
+// New checks cfg and returns its Store. It does not wait for the
+// server: it checks in the background that the server answers and logs
+// what it finds.
+func New(cfg Config) (*Store, error) {
+	opts, name, err := options(cfg)
+	if err != nil {
+		return nil, err
+	}
+	quietClientLog()
+	s := &Store{
+		client:   redis.NewClient(opts),
+		name:     name,
+		prefix:   cfg.Prefix,
+		timeout:  opts.ReadTimeout,
+		failOpen: cfg.FailOpen,
+		logger:   cfg.Logger,
+	}
+	if s.prefix == "" {
+		s.prefix = DefaultPrefix
+	}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	go s.probe(ctx)
+	return s, nil
+}
+
+// probe logs whether the server answers, once, without delaying anyone.
+func (s *Store) probe(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout(s.timeout))
+	defer cancel()
+	err := s.client.Ping(ctx).Err()
+	switch {
+	case ctx.Err() == context.Canceled:
+	case err != nil:
+		s.down.Store(true)
+		then := "signed requests get 503 until it is up"
+		if s.failOpen {
+			then = "signed requests are let through unchecked until it is up (fail open)"
+		}
+		s.logger.Error("redisnonce: nonce store unreachable at start-up: "+then, "store", s.name, "err", err)
+	default:
+		s.logger.Info("redisnonce: nonce store ready", "store", s.name, "prefix", s.prefix, "timeout", s.timeout, "fail_open", s.failOpen)
+	}
+}
+
+// probeTimeout is how long the start-up probe waits: longer than a
+// request does, since a first connection (TLS above all) costs more.
+func probeTimeout(timeout time.Duration) time.Duration {
+	return max(timeout, 2*time.Second)
+}
+
+// Seen implements [sign.NonceStore] with SET key 1 NX PX ms.
+func (s *Store) Seen(ctx context.Context, keyID, nonce string, until time.Time) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	ms := (time.Until(until) + time.Millisecond - 1) / time.Millisecond
+	if ms < 1 {
+		ms = 1 // expiring this very millisecond: still set, or an exact replay passes
+	}
+	cmd := redis.NewBoolCmd(ctx, "set", s.prefix+keyID+":"+nonce, "1", "nx", "px", strconv.FormatInt(int64(ms), 10))
+	s.client.Process(ctx, cmd)
+	set, err := cmd.Result()
+	if err != nil {
+		return s.failed(keyID, err)
+	}
+	if s.down.Load() && s.down.CompareAndSwap(true, false) {
+		s.logger.Info("redisnonce: nonce store answers again", "store", s.name, "refused", s.refused.Swap(0), "unchecked", s.unchecked.Load())
+	}
+	return !set, nil
+}
+
+// failed answers a check that did not happen.
+func (s *Store) failed(keyID string, err error) (bool, error) {
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("no answer within %v", s.timeout)
+	}
+	s.down.Store(true)
+	if s.failOpen {
+		n := s.unchecked.Add(1)
+		s.logger.Warn("redisnonce: nonce not checked, request let through (fail open)", "store", s.name, "keyid", keyID, "err", err, "unchecked", n)
+		return false, nil
+	}
+	s.refused.Add(1)
+	now, last := time.Now().UnixNano(), s.lastLog.Load()
+	if now-last >= int64(logInterval) && s.lastLog.CompareAndSwap(last, now) {
+		s.logger.Error("redisnonce: nonce store unavailable: signed requests refused with 503", "store", s.name, "err", err, "refused", s.refused.Swap(0), "next_log_in", logInterval)
+	}
+	return false, sign.ErrNonceStoreUnavailable
+}
+
+// Unchecked returns the number of requests let through unchecked since
+// the store was made (with FailOpen).
+func (s *Store) Unchecked() uint64 { return s.unchecked.Load() }
+
+// Close closes the connections to the server. Seen fails afterwards.
+func (s *Store) Close() error {
+	s.stop()
+	return s.client.Close()
+}
