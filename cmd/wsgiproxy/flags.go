@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -26,6 +27,11 @@ type middlewareFlags struct {
 	trustStandard listFlag
 	maxValueSize  int
 	maxKeyHeaders int
+
+	// verifier and allowUnsigned, set by the command, check inbound
+	// signatures (proxy and spawn: --verify-secret-file).
+	verifier      wsgiproxy.Verifier
+	allowUnsigned bool
 }
 
 func (f *middlewareFlags) register(fs *flag.FlagSet) {
@@ -53,7 +59,8 @@ func (f *middlewareFlags) middleware() (wsgiproxy.Middleware, error) {
 	if f.maxKeyHeaders < 0 {
 		return wsgiproxy.Middleware{}, usageError{fmt.Errorf("--max-key-headers %d: want a positive number (0: the default)", f.maxKeyHeaders)}
 	}
-	return wsgiproxy.Middleware{Trusted: nets, TrustedStandard: standard, TrustUnix: trustUnix, MaxValueSize: f.maxValueSize, MaxKeyHeaders: f.maxKeyHeaders, Pickle: pickle.Unmarshal}, nil
+	return wsgiproxy.Middleware{Trusted: nets, TrustedStandard: standard, TrustUnix: trustUnix, MaxValueSize: f.maxValueSize, MaxKeyHeaders: f.maxKeyHeaders, Pickle: pickle.Unmarshal,
+		Verifier: f.verifier, AllowUnsigned: f.allowUnsigned}, nil
 }
 
 // keyFlags are the front's extra-key flags.
@@ -115,6 +122,7 @@ type frontFlags struct {
 	mw       middlewareFlags
 	keys     keyFlags
 	secrets  secretFlags
+	verify   secretFlags // inbound: --verify-secret-file and the nonce store
 }
 
 func (f *frontFlags) register(fs *flag.FlagSet) {
@@ -123,4 +131,12 @@ func (f *frontFlags) register(fs *flag.FlagSet) {
 	f.mw.register(fs)
 	f.keys.register(fs)
 	f.secrets.register(fs, false)
+	f.verify.registerVerify(fs, "verify-secret-file")
+}
+
+// verifier sets the inbound middleware's Verifier from --verify-secret-file.
+func (f *frontFlags) verifier(ctx context.Context) error {
+	v, err := f.verify.verifier(ctx)
+	f.mw.verifier, f.mw.allowUnsigned = v, f.verify.allowUnsigned
+	return err
 }

@@ -48,6 +48,9 @@ func runProxy(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := ff.verifier(ctx); err != nil {
+		return err
+	}
 	if len(tos) == 0 || tos[0] == "" {
 		return usageError{errorf("--to is required")}
 	}
@@ -159,7 +162,7 @@ func wrapFront(p *wsgiproxy.Proxy, h http.Handler, mount string, forwarded bool,
 	}
 	h = wsgiproxy.Mount(mount, h)
 	ids := requestIDs(cfg)
-	if len(cfg.Trusted) == 0 && len(cfg.TrustedStandard) == 0 && !cfg.TrustUnix {
+	if len(cfg.Trusted) == 0 && len(cfg.TrustedStandard) == 0 && !cfg.TrustUnix && cfg.Verifier == nil {
 		// Trusting no peer, the middleware has nothing to restore, and
 		// the proxy drops every context header a client sends.
 		return ids.Wrap(h), nil

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -19,16 +20,26 @@ type secretFlags struct {
 	files         listFlag
 	maxSkew       time.Duration
 	allowUnsigned bool
+	nonces        nonceFlags
+	fileFlag      string // the name of the secret file flag, for messages
 }
 
 func (f *secretFlags) register(fs *flag.FlagSet, verifies bool) {
 	if verifies {
-		fs.Var(&f.files, "secret-file", "require requests signed with the secret in `FILE` (repeatable: any of them is accepted, for rotation)")
-		fs.DurationVar(&f.maxSkew, "max-skew", sign.DefaultMaxSkew, "accept a signature created at most `DURATION` before or after now")
-		fs.BoolVar(&f.allowUnsigned, "allow-unsigned", false, "serve unsigned requests as direct, untrusted ones instead of refusing them with 401")
+		f.registerVerify(fs, "secret-file")
 		return
 	}
 	fs.Var(&f.files, "secret-file", "sign upstream requests with the secret in `FILE` (repeatable: the first signs; rotate by putting the new file first)")
+}
+
+// registerVerify registers the flags of a command that checks
+// signatures, the secret files under the name fileFlag.
+func (f *secretFlags) registerVerify(fs *flag.FlagSet, fileFlag string) {
+	f.fileFlag = fileFlag
+	fs.Var(&f.files, fileFlag, "require requests signed with the secret in `FILE` (repeatable: any of them is accepted, for rotation)")
+	fs.DurationVar(&f.maxSkew, "max-skew", sign.DefaultMaxSkew, "accept a signature created at most `DURATION` before or after now")
+	fs.BoolVar(&f.allowUnsigned, "allow-unsigned", false, "serve unsigned requests as direct, untrusted ones instead of refusing them with 401")
+	f.nonces.register(fs)
 }
 
 // keyring loads the secret files, or returns nil when none is given. It
@@ -63,11 +74,18 @@ func (f *secretFlags) keyring(ctx context.Context) (*sign.Keyring, error) {
 // verifier returns the Verifier for the loaded secrets, or a nil
 // interface when there are none.
 func (f *secretFlags) verifier(ctx context.Context) (wsgiproxy.Verifier, error) {
+	if len(f.files) == 0 && f.nonces.store != "memory" {
+		return nil, usageError{fmt.Errorf("--nonce-store goes with --%s", f.fileFlag)}
+	}
 	ring, err := f.keyring(ctx)
 	if err != nil || ring == nil {
 		return nil, err
 	}
-	return &sign.Verifier{Keys: ring, MaxSkew: f.maxSkew}, nil
+	nonces, err := f.nonces.nonceStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &sign.Verifier{Keys: ring, MaxSkew: f.maxSkew, Nonces: nonces}, nil
 }
 
 // signer returns the Signer for the loaded secrets, or a nil interface

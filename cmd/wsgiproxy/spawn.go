@@ -66,6 +66,9 @@ func runSpawn(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := ff.verifier(ctx); err != nil {
+		return err
+	}
 	if err := al.open(ctx); err != nil {
 		return err
 	}
