@@ -24,8 +24,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Nonces remembers the nonces of accepted signatures for every
 	// route that checks them, across reloads; nil means a
-	// sign.MemoryNonceStore made by NewRuntime.
+	// sign.MemoryNonceStore made by NewRuntime. A route whose middleware
+	// sets nonce_store to a Redis URL uses that store instead.
 	Nonces sign.NonceStore
+
+	redis *nonceStores // the Runtime's Redis stores; nil when only checking
 }
 
 // compiled is one route's handler.
@@ -103,7 +106,17 @@ func (f *File) compile(r *Route, reuse *spawn.Spawner, opts Options) (out compil
 		if err != nil {
 			return out, f.errAt(r, err, "middleware", "secret_files")
 		}
-		cfg.Verifier = &sign.Verifier{Keys: ring, MaxSkew: r.mw.maxSkew, Nonces: opts.Nonces}
+		nonces := opts.Nonces
+		if rc := r.mw.redis; rc != nil && opts.redis != nil {
+			c := *rc
+			c.Logger = opts.Logger
+			s, err := opts.redis.get(c)
+			if err != nil {
+				return out, f.errAt(r, err, "middleware", "nonce_store")
+			}
+			nonces = s
+		}
+		cfg.Verifier = &sign.Verifier{Keys: ring, MaxSkew: r.mw.maxSkew, Nonces: nonces}
 		out.verify = ring
 	}
 	mw, err := wsgiproxy.NewMiddleware(cfg)

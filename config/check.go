@@ -16,6 +16,7 @@ import (
 	"github.com/wsgiproxy/wsgiproxy-go/forward"
 	"github.com/wsgiproxy/wsgiproxy-go/internal/server"
 	"github.com/wsgiproxy/wsgiproxy-go/pickle"
+	"github.com/wsgiproxy/wsgiproxy-go/sign/redisnonce"
 	"github.com/wsgiproxy/wsgiproxy-go/spawn"
 	"github.com/wsgiproxy/wsgiproxy-go/wsgiproxy"
 )
@@ -453,8 +454,9 @@ func (c *checker) middleware(k toml.Key, raw *rawMiddleware, dir string) *mwSpec
 	}
 	m.maxSkew = c.duration(key(k, "max_skew"), raw.MaxSkew)
 	cfg.AllowUnsigned = c.boolean(key(k, "allow_unsigned"), raw.AllowUnsigned)
+	m.redis = c.nonceStore(k, &raw.rawNonceStore, dir)
 	if len(m.secrets) == 0 {
-		for _, name := range []string{"max_skew", "allow_unsigned"} {
+		for _, name := range []string{"max_skew", "allow_unsigned", "nonce_store", "nonce_store_ca_file", "nonce_prefix", "nonce_store_timeout", "nonce_store_fail"} {
 			if _, ok := c.lines[key(k, name).String()]; ok {
 				c.errorf(key(k, name), "goes with secret_files")
 			}
@@ -493,4 +495,35 @@ func (c *checker) network(k toml.Key, s string) []netip.Prefix {
 		c.errorf(k, "%v", err)
 	}
 	return nets
+}
+
+// nonceStore reads a middleware's nonce_* keys: nil for the memory store.
+func (c *checker) nonceStore(k toml.Key, raw *rawNonceStore, dir string) *redisnonce.Config {
+	url := c.str(key(k, "nonce_store"), raw.NonceStore)
+	cfg := &redisnonce.Config{
+		URL:     url,
+		CAFile:  inDir(dir, c.str(key(k, "nonce_store_ca_file"), raw.NonceStoreCAFile)),
+		Prefix:  c.str(key(k, "nonce_prefix"), raw.NoncePrefix),
+		Timeout: c.duration(key(k, "nonce_store_timeout"), raw.NonceStoreTimeout),
+	}
+	cfg.FailOpen = c.oneOf(key(k, "nonce_store_fail"), raw.NonceStoreFail, "closed", "open") == "open"
+	if url == "" || url == "memory" {
+		for _, name := range []string{"nonce_store_ca_file", "nonce_prefix", "nonce_store_timeout", "nonce_store_fail"} {
+			if _, ok := c.lines[key(k, name).String()]; ok {
+				c.errorf(key(k, name), "goes with a Redis nonce_store")
+			}
+		}
+		return nil
+	}
+	if raw.NonceStoreTimeout.set && cfg.Timeout == 0 {
+		c.errorf(key(k, "nonce_store_timeout"), "want a positive duration")
+	}
+	if err := redisnonce.Check(*cfg); err != nil {
+		name := "nonce_store"
+		if cfg.CAFile != "" && strings.Contains(err.Error(), "CA file") {
+			name = "nonce_store_ca_file"
+		}
+		c.errorf(key(k, name), "%v", err)
+	}
+	return cfg
 }

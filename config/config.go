@@ -11,6 +11,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/wsgiproxy/wsgiproxy-go/forward"
+	"github.com/wsgiproxy/wsgiproxy-go/sign/redisnonce"
 	"github.com/wsgiproxy/wsgiproxy-go/internal/server"
 	"github.com/wsgiproxy/wsgiproxy-go/spawn"
 	"github.com/wsgiproxy/wsgiproxy-go/wsgiproxy"
@@ -124,6 +125,7 @@ type mwSpec struct {
 	cfg     wsgiproxy.Middleware // without Verifier and Logger
 	secrets []string             // verify signatures with these files
 	maxSkew time.Duration
+	redis   *redisnonce.Config // the shared nonce store; nil: Options.Nonces
 }
 
 // Load reads and checks the config file at path. Its error is an Errors

@@ -126,12 +126,22 @@ type rawMiddleware struct {
 	SecretFiles   leaf `toml:"secret_files"`
 	MaxSkew       leaf `toml:"max_skew"`
 	AllowUnsigned leaf `toml:"allow_unsigned"`
+	rawNonceStore
 	Prefix        leaf `toml:"prefix"`
 	PopPrefix     leaf `toml:"pop_prefix"`
 	Scheme        leaf `toml:"scheme"`
 	Host          leaf `toml:"host"`
 	Domain        leaf `toml:"domain"`
 	Port          leaf `toml:"port"`
+}
+
+// rawNonceStore is where a middleware keeps nonces (sign/redisnonce).
+type rawNonceStore struct {
+	NonceStore        leaf `toml:"nonce_store"`
+	NonceStoreCAFile  leaf `toml:"nonce_store_ca_file"`
+	NoncePrefix       leaf `toml:"nonce_prefix"`
+	NonceStoreTimeout leaf `toml:"nonce_store_timeout"`
+	NonceStoreFail    leaf `toml:"nonce_store_fail"`
 }
 
 // routeTables are the keys of a route that hold tables.

@@ -68,6 +68,9 @@
 //	trust = ["127.0.0.1/32", "unix"], trust_standard = ["10.0.0.0/8"]
 //	max_value_size = 65536, max_key_headers = 100
 //	secret_files = ["back.secret"], max_skew = "60s", allow_unsigned = false
+//	nonce_store = "redis://10.0.0.5:6379/0"  # or "memory" (default), rediss://..., unix:///PATH
+//	nonce_store_ca_file = "ca.pem", nonce_prefix = "wsgiproxy:nonce:"
+//	nonce_store_timeout = "50ms", nonce_store_fail = "closed" # or "open"
 //	prefix = "/p" or pop_prefix = "/p"
 //	scheme = "https"
 //	host = "example.com:443" or domain = "example.com" and port = 443

@@ -79,9 +79,11 @@ func NewRuntime(f *File, opts Options) (*Runtime, error) {
 	if opts.Nonces == nil {
 		opts.Nonces = &sign.MemoryNonceStore{}
 	}
+	opts.redis = &nonceStores{}
 	rt := &Runtime{opts: opts, done: make(chan struct{}), gens: map[*generation]bool{}}
 	g, _, err := rt.build(f, nil)
 	if err != nil {
+		opts.redis.close()
 		return nil, err
 	}
 	rt.gens[g] = true
@@ -202,9 +204,9 @@ func (rt *Runtime) Reload(f *File) error {
 }
 
 // Close stops every child that the Runtime's routes, current and old,
-// have started, without waiting for requests in flight: call it once
-// the servers have shut down. Requests after Close get a 503 from spawn
-// routes.
+// have started, and closes their Redis nonce stores, without waiting for
+// requests in flight: call it once the servers have shut down. Requests
+// after Close get a 503 from spawn routes.
 func (rt *Runtime) Close() error {
 	rt.mu.Lock()
 	if rt.closed {
@@ -222,7 +224,7 @@ func (rt *Runtime) Close() error {
 		g.release(rt.logger())
 	}
 	rt.wg.Wait()
-	return nil
+	return rt.opts.redis.close()
 }
 
 func (rt *Runtime) logger() *slog.Logger {
