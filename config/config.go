@@ -11,8 +11,8 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/wsgiproxy/wsgiproxy-go/forward"
-	"github.com/wsgiproxy/wsgiproxy-go/sign/redisnonce"
 	"github.com/wsgiproxy/wsgiproxy-go/internal/server"
+	"github.com/wsgiproxy/wsgiproxy-go/sign/redisnonce"
 	"github.com/wsgiproxy/wsgiproxy-go/spawn"
 	"github.com/wsgiproxy/wsgiproxy-go/wsgiproxy"
 )

@@ -126,13 +126,13 @@ type rawMiddleware struct {
 	SecretFiles   leaf `toml:"secret_files"`
 	MaxSkew       leaf `toml:"max_skew"`
 	AllowUnsigned leaf `toml:"allow_unsigned"`
-	rawNonceStore
 	Prefix        leaf `toml:"prefix"`
 	PopPrefix     leaf `toml:"pop_prefix"`
 	Scheme        leaf `toml:"scheme"`
 	Host          leaf `toml:"host"`
 	Domain        leaf `toml:"domain"`
 	Port          leaf `toml:"port"`
+	rawNonceStore
 }
 
 // rawNonceStore is where a middleware keeps nonces (sign/redisnonce).
