@@ -24,6 +24,11 @@ type capture struct {
 	nonce  string
 }
 
+// slowMachine is the nonce store timeout of the tests that are not about
+// it: a first connection under the race detector, on a machine busy
+// with other tests, may take more than the default 50ms.
+const slowMachine = "2s"
+
 var nonceRE = regexp.MustCompile(`nonce="([^"]+)"`)
 
 // signRequest signs GET http://app.example/x with the secret file.
@@ -75,8 +80,8 @@ func TestSharedNonceStore(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{})
 	secret := filepath.Join(t.TempDir(), "secret")
 	keygen(t, secret)
-	shared1 := start(t, "echo", "--secret-file", secret, "--nonce-store", srv.URL)
-	shared2 := start(t, "echo", "--secret-file", secret, "--nonce-store", srv.URL)
+	shared1 := start(t, "echo", "--secret-file", secret, "--nonce-store", srv.URL, "--nonce-store-timeout", slowMachine)
+	shared2 := start(t, "echo", "--secret-file", secret, "--nonce-store", srv.URL, "--nonce-store-timeout", slowMachine)
 	memory1 := start(t, "echo", "--secret-file", secret)
 	memory2 := start(t, "echo", "--secret-file", secret, "--nonce-store", "memory")
 
@@ -109,7 +114,7 @@ func TestNonceStoreExpiry(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{})
 	secret := filepath.Join(t.TempDir(), "secret")
 	keygen(t, secret)
-	backend := start(t, "echo", "--secret-file", secret, "--nonce-store", srv.URL, "--max-skew", "1s")
+	backend := start(t, "echo", "--secret-file", secret, "--nonce-store", srv.URL, "--max-skew", "1s", "--nonce-store-timeout", slowMachine)
 	c := signRequest(t, secret)
 	if code, body := c.replay(t, http.DefaultClient, backend.url); code != http.StatusOK {
 		t.Fatalf("%d %s", code, body)
@@ -136,8 +141,8 @@ func TestNonceStoreDown(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{})
 	secret := filepath.Join(t.TempDir(), "secret")
 	keygen(t, secret)
-	closed := start(t, "echo", "--secret-file", secret, "--nonce-store", srv.URL)
-	open := start(t, "echo", "--secret-file", secret, "--nonce-store", srv.URL, "--nonce-store-fail", "open")
+	closed := start(t, "echo", "--secret-file", secret, "--nonce-store", srv.URL, "--nonce-store-timeout", slowMachine)
+	open := start(t, "echo", "--secret-file", secret, "--nonce-store", srv.URL, "--nonce-store-fail", "open", "--nonce-store-timeout", slowMachine)
 	for _, b := range []*runningServer{closed, open} {
 		if code, body := signRequest(t, secret).replay(t, http.DefaultClient, b.url); code != http.StatusOK {
 			t.Fatalf("before: %d %s", code, body)
@@ -161,7 +166,7 @@ func TestNonceStoreDown(t *testing.T) {
 		t.Errorf("the fifth request let through is not counted as such:\n%s", open.stderr())
 	}
 
-	late := start(t, "echo", "--secret-file", secret, "--nonce-store", srv.URL)
+	late := start(t, "echo", "--secret-file", secret, "--nonce-store", srv.URL, "--nonce-store-timeout", slowMachine)
 	waitLog(t, late, "unreachable at start-up", 1)
 	if code, _ := signRequest(t, secret).replay(t, http.DefaultClient, late.url); code != http.StatusServiceUnavailable {
 		t.Errorf("started with Redis down: %d, want 503", code)
@@ -204,8 +209,9 @@ func TestNonceStoreURLs(t *testing.T) {
 			keygen(t, secret)
 			args := []string{"echo", "--secret-file", secret, "--nonce-store", srv.URL + tt.path, "--nonce-prefix", "p:"}
 			if srv.CAFile != "" {
-				args = append(args, "--nonce-store-ca", srv.CAFile, "--nonce-store-timeout", "1s")
+				args = append(args, "--nonce-store-ca", srv.CAFile)
 			}
+			args = append(args, "--nonce-store-timeout", slowMachine)
 			backend := start(t, args...)
 			c := signRequest(t, secret)
 			for i, want := range []int{http.StatusOK, http.StatusUnauthorized} {
@@ -270,7 +276,7 @@ func TestProxyVerifies(t *testing.T) {
 	app := start(t, "echo", "--trust", "127.0.0.1/32")
 	var sidecars []string
 	for range 2 {
-		sidecars = append(sidecars, start(t, "proxy", "--to", app.url, "--preserve-host", "--verify-secret-file", secret, "--nonce-store", srv.URL).url)
+		sidecars = append(sidecars, start(t, "proxy", "--to", app.url, "--preserve-host", "--verify-secret-file", secret, "--nonce-store", srv.URL, "--nonce-store-timeout", slowMachine).url)
 	}
 	c := signRequest(t, secret)
 	for i, st := range []struct {

@@ -46,6 +46,12 @@ func (l *logBuffer) logger() *slog.Logger {
 func newStore(t *testing.T, cfg Config) (*Store, *logBuffer) {
 	t.Helper()
 	var log logBuffer
+	if cfg.Timeout == 0 {
+		// Not the default 50ms: a first connection on a machine busy
+		// with other tests under the race detector may take longer.
+		// TestUnavailable sets its own.
+		cfg.Timeout = 2 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = log.logger()
 	}
