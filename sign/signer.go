@@ -31,6 +31,10 @@ type Signer struct {
 	// Now returns the current time, for the created parameter; nil
 	// means time.Now.
 	Now func() time.Time
+	// Nonce returns the nonce parameter of a signature; nil means 130
+	// random bits (crypto/rand.Text). Set it only to make signatures
+	// reproducible, as test vectors are: a verifier accepts a nonce once.
+	Nonce func() string
 }
 
 // Sign sets the Signature-Input and Signature fields of out, replacing
@@ -88,10 +92,14 @@ func (s *Signer) Sign(out *http.Request) error {
 	if s.Now != nil {
 		now = s.Now
 	}
+	nonce := rand.Text
+	if s.Nonce != nil {
+		nonce = s.Nonce
+	}
 	keyid, secret := s.Keys.signingKey()
 	params := []param{
 		{key: "created", value: bareItem{kind: kindInteger, i: now().Unix()}},
-		{key: "nonce", value: bareItem{kind: kindString, s: rand.Text()}},
+		{key: "nonce", value: bareItem{kind: kindString, s: nonce()}},
 		{key: "keyid", value: bareItem{kind: kindString, s: keyid}},
 		{key: "alg", value: bareItem{kind: kindString, s: Algorithm}},
 	}

@@ -617,9 +617,12 @@ func (m *Middleware) readKeys(keys []keyHeader, rs *restored) error {
 }
 
 func (m *Middleware) decodeKey(kind KeyKind, v string) (string, any, error) {
-	qkey, enc, ok := strings.Cut(v, " ")
-	if !ok || qkey == "" {
-		return "", nil, errors.New("want \"KEY VALUE\": key header without a value")
+	// "KEY" alone is KEY with the empty value: the original Python
+	// front sends "KEY " for an empty string, and the trailing space is
+	// gone once the header is read.
+	qkey, enc, _ := strings.Cut(v, " ")
+	if qkey == "" {
+		return "", nil, errors.New("want \"KEY VALUE\": key header without a key")
 	}
 	key, err := UnquoteKey(qkey)
 	if err != nil {

@@ -247,6 +247,13 @@ func TestMiddlewareRules(t *testing.T) {
 				"b64":   "b64x",
 			},
 		},
+		{
+			// The original Python front sends "KEY " for an empty string;
+			// the trailing space does not survive the header's parsing.
+			name:    "key without a value: the empty string",
+			headers: hdrs{{"X-Wsgiproxy-Str-0", "REMOTE_USER"}, {"X-Wsgiproxy-Unicode-1", "name"}, {"X-Wsgiproxy-Str-2", "spaced "}},
+			extra:   map[string]any{"REMOTE_USER": "", "name": "", "spaced": ""},
+		},
 		{name: "version 0.1 accepted", headers: hdrs{{"X-Wsgiproxy-Version", "0.1"}}},
 
 		// Forced settings.
@@ -362,9 +369,8 @@ func TestMiddlewareBadInput(t *testing.T) {
 	}{
 		{name: "bad base64", headers: hdrs{{"X-Wsgiproxy-Str-0", "k b64!!!"}}, header: "X-Wsgiproxy-Str-0", problem: "bad base64"},
 		{name: "bad base64 padding", headers: hdrs{{"X-Wsgiproxy-Unicode-1", "k b64YQ"}}, header: "X-Wsgiproxy-Unicode-1", problem: "bad base64"},
-		{name: "key without value", headers: hdrs{{"X-Wsgiproxy-Str-0", "REMOTE_USER"}}, header: "X-Wsgiproxy-Str-0", problem: "without a value"},
-		{name: "key header empty", headers: hdrs{{"X-Wsgiproxy-Str-0", ""}}, header: "X-Wsgiproxy-Str-0", problem: "without a value"},
-		{name: "key header without key", headers: hdrs{{"X-Wsgiproxy-Str-0", " value"}}, header: "X-Wsgiproxy-Str-0", problem: "without a value"},
+		{name: "key header empty", headers: hdrs{{"X-Wsgiproxy-Str-0", ""}}, header: "X-Wsgiproxy-Str-0", problem: "without a key"},
+		{name: "key header without key", headers: hdrs{{"X-Wsgiproxy-Str-0", " value"}}, header: "X-Wsgiproxy-Str-0", problem: "without a key"},
 		{name: "bad key escape", headers: hdrs{{"X-Wsgiproxy-Str-0", "a%zz v"}}, header: "X-Wsgiproxy-Str-0", problem: "bad percent escape"},
 		{name: "JSON does not parse", headers: hdrs{{"X-Wsgiproxy-Json-0", "k {nope"}}, header: "X-Wsgiproxy-Json-0", problem: "JSON value does not parse"},
 		{name: "JSON trailing bracket", headers: hdrs{{"X-Wsgiproxy-Json-0", "k 1]"}}, header: "X-Wsgiproxy-Json-0", problem: "JSON value does not parse"},
