@@ -6,6 +6,7 @@ GO ?= go
 # test installs what the tests need (idempotent), then runs every check.
 test: deps check
 	$(GO) test -race -count=1 ./...
+	bash scripts/test-python.sh
 
 deps:
 	bash scripts/install-test-deps.sh

@@ -9,6 +9,8 @@
 # or a unix socket; they are never left running as system services. The
 # status page is checked in headless chromium (cmd/wsgiproxy,
 # TestAdminServe).
+# The Python package's tests (python/tests) need pytest, Flask, uvicorn,
+# and venv with pip and setuptools (the offline install test).
 #
 # Not root and something missing: say what, and fail under CI=true (a
 # developer without root gets the tests' own skip messages instead).
@@ -24,6 +26,12 @@ packages=(
 	nginx
 	chromium
 	redis-server
+	python3-pytest
+	python3-flask
+	python3-uvicorn
+	python3-venv
+	python3-pip
+	python3-setuptools
 )
 
 installed() {

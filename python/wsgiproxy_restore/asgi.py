@@ -1,0 +1,191 @@
+"""The ASGI middleware: the same rules for Starlette, FastAPI, Django (ASGI).
+
+::
+
+    from wsgiproxy_restore import ASGIProxyMiddleware
+    app = ASGIProxyMiddleware(app, trusted=["127.0.0.1"])
+
+It acts on ``http`` and ``websocket`` scopes and passes every other scope
+(``lifespan``) through untouched. In a restored scope it sets ``client``
+(the forwarded client, port 0), ``scheme``, ``server``, ``root_path``
+(SCRIPT_NAME), ``path``/``raw_path`` (PATH_INFO), ``query_string`` and the
+``host`` header, removes every context header, and puts the decoded extra
+keys in ``scope["state"]["wsgiproxy"]`` (a dict: Starlette's
+``request.state.wsgiproxy``). A refused http request gets 400 or 401 with
+a ``text/plain`` body starting with ``wsgiproxy:``; a refused websocket is
+closed before it is accepted (code 1008), which servers answer with 403.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable, Dict, List, MutableMapping, Optional, Sequence, Tuple
+from urllib.parse import quote
+
+from .core import Options, RequestView, default_port, path_unescape, restore, split_host_port
+from .errors import Refused
+from .verifier import SignedRequest, Verifier
+from .wsgi import _verdict
+
+__all__ = ["ASGIProxyMiddleware"]
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+log = logging.getLogger("wsgiproxy_restore")
+_SAFE = "/!$&'()*+,;=:@-._~"
+
+
+def _headers(scope: Scope) -> Dict[str, List[str]]:
+    out: Dict[str, List[str]] = {}
+    for name, value in scope.get("headers", ()):
+        out.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+    return out
+
+
+def _paths(scope: Scope) -> Tuple[str, str]:
+    """(escaped path, decoded path as a WSGI string) of the scope."""
+    path: str = scope.get("path", "")
+    wsgi_path = path.encode("utf-8", "surrogateescape").decode("latin-1")
+    raw = scope.get("raw_path")
+    if isinstance(raw, (bytes, bytearray)) and not scope.get("root_path"):
+        escaped = bytes(raw).decode("latin-1").partition("?")[0]
+        if path_unescape(escaped) == wsgi_path:
+            return escaped, wsgi_path
+    return quote(wsgi_path.encode("latin-1"), safe=_SAFE), wsgi_path
+
+
+class ASGIProxyMiddleware:
+    """Restores the scope a front saw; the options are those of
+    :class:`~wsgiproxy_restore.wsgi.WSGIProxyMiddleware`."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        trusted: Sequence[str] = (),
+        trusted_standard: Sequence[str] = (),
+        trust_unix: bool = False,
+        secret_files: Sequence[str] = (),
+        max_skew: float = 60,
+        allow_unsigned: bool = False,
+        nonce_store: Any = None,
+        prefix: str = "",
+        pop_prefix: str = "",
+        scheme: str = "",
+        host: str = "",
+        domain: str = "",
+        port: str = "",
+        max_value_size: int = 0,
+        max_key_headers: int = 0,
+        pickles: bool = True,
+        verifier: Optional[Verifier] = None,
+    ) -> None:
+        if verifier is None and secret_files:
+            verifier = Verifier(list(secret_files), max_skew=max_skew, nonces=nonce_store)
+        self.app = app
+        self.options = Options(
+            trusted=trusted,
+            trusted_standard=trusted_standard,
+            trust_unix=trust_unix,
+            verifier=verifier,
+            allow_unsigned=allow_unsigned,
+            prefix=prefix,
+            pop_prefix=pop_prefix,
+            scheme=scheme,
+            host=host,
+            domain=domain,
+            port=port,
+            max_value_size=max_value_size,
+            max_key_headers=max_key_headers,
+            pickles=pickles,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("type") not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        try:
+            scope = self.restore(scope)
+        except Refused as e:
+            log.warning(
+                "wsgiproxy: request refused: status=%d remote=%s path=%r err=%s",
+                e.status,
+                (scope.get("client") or ("",))[0],
+                scope.get("path", ""),
+                e.message,
+            )
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            body = (e.message + "\n").encode("utf-8", "replace")
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": e.status,
+                    "headers": [
+                        (b"content-type", b"text/plain; charset=utf-8"),
+                        (b"x-content-type-options", b"nosniff"),
+                        (b"content-length", str(len(body)).encode("ascii")),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+    def restore(self, scope: Scope) -> Scope:
+        """A copy of scope restored, or Refused; scope itself is not changed."""
+        headers = _headers(scope)
+        ws = scope["type"] == "websocket"
+        conn_scheme = scope.get("scheme") or ("ws" if ws else "http")
+        scheme = "https" if conn_scheme in ("https", "wss") else "http"
+        host = (headers.get("host") or [""])[0]
+        escaped, wsgi_path = _paths(scope)
+        query = bytes(scope.get("query_string", b"")).decode("latin-1")
+        target = escaped if not scope.get("root_path") else quote(scope.get("root_path", "").encode("utf-8"), safe=_SAFE) + escaped
+        method = scope.get("method", "GET")
+        signed = _verdict(
+            self.options.verifier,
+            self.options.allow_unsigned,
+            SignedRequest(method, host, scheme, target + ("?" + query if query else ""), headers),
+        )
+        client = scope.get("client")
+        rs = restore(
+            self.options,
+            RequestView(
+                headers=headers,
+                peer=client[0] if client else None,
+                host=host,
+                scheme=scheme,
+                script_name=scope.get("root_path", ""),
+                path=escaped,
+                path_info=wsgi_path,
+                query=query,
+            ),
+            signed,
+        )
+        out = dict(scope)
+        remove = set(rs.remove)
+        new_headers = [(k, v) for k, v in scope.get("headers", ()) if k.decode("latin-1").lower() not in remove]
+        if rs.host != host:
+            new_headers = [(k, v) for k, v in new_headers if k.lower() != b"host"]
+            new_headers.append((b"host", rs.host.encode("latin-1")))
+        out["headers"] = new_headers
+        if rs.remote_addr is not None:
+            out["client"] = (rs.remote_addr, 0)
+        if rs.scheme != scheme:
+            out["scheme"] = ("wss" if rs.scheme == "https" else "ws") if ws else rs.scheme
+        if rs.host != "":
+            name, port = split_host_port(rs.host)
+            out["server"] = (name, int(port or default_port(rs.scheme)))
+        out["root_path"] = rs.script_name
+        if rs.path_changed:
+            out["path"] = rs.path_info.encode("latin-1").decode("utf-8", "replace")
+            out["raw_path"] = rs.path.encode("latin-1")
+        out["query_string"] = rs.query.encode("latin-1")
+        state = dict(scope.get("state") or {})
+        state["wsgiproxy"] = rs.keys
+        out["state"] = state
+        return out
