@@ -94,12 +94,19 @@ type peer struct {
 
 // proc is a started server process.
 type proc struct {
-	cmd *exec.Cmd
-	url string
+	cmd   *exec.Cmd
+	url   string
+	extra []*proc // the peer's own backends (wsgi-pool3), stopped with it
 }
 
 func (p *proc) stop() {
-	if p == nil || p.cmd.Process == nil {
+	if p == nil {
+		return
+	}
+	for _, e := range p.extra {
+		e.stop()
+	}
+	if p.cmd.Process == nil {
 		return
 	}
 	pid := p.cmd.Process.Pid
@@ -273,8 +280,39 @@ func allPeers(c config, secret string) []*peer {
 		wsgi("wsgi-signed", "wsgiproxy, keys + signed", append([]string{"--secret-file", secret}, keys...)...),
 		wsgi("wsgi-std", "wsgiproxy plain, net/http server and transport", "--server", "std", "--transport", "std"),
 		wsgi("wsgi-admin", "wsgiproxy plain + admin listener (status counts, metrics)", "--admin-listen", "127.0.0.1:0"),
+		&peer{key: "wsgi-pool3", name: "wsgiproxy plain, a pool of 3 backends (default policy)", version: "this tree", start: func(ctx context.Context, _, backend string) (*proc, error) {
+			return startPool(ctx, c, backend)
+		}},
 	)
 	return peers
+}
+
+// startPool starts two more backends and a wsgiproxy proxy with the
+// three as its pool, with the default policy.
+func startPool(ctx context.Context, c config, backend string) (*proc, error) {
+	var extra []*proc
+	args := []string{"proxy", "--listen", "127.0.0.1:0", "--to", backend}
+	stop := func() {
+		for _, e := range extra {
+			e.stop()
+		}
+	}
+	for range 2 {
+		b, err := startGo(ctx, c.benchpeer, "backend", "--listen", "127.0.0.1:0")
+		if err != nil {
+			stop()
+			return nil, fmt.Errorf("pool backend: %v", err)
+		}
+		extra = append(extra, b)
+		args = append(args, "--to", b.url)
+	}
+	p, err := startGo(ctx, c.wsgiproxy, args...)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	p.extra = extra
+	return p, nil
 }
 
 // startGo starts a Go server of ours on port 0 and reads its address
