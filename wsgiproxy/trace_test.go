@@ -118,3 +118,40 @@ func TestTraceMiddleware(t *testing.T) {
 		}
 	}
 }
+
+// TestTraceCountsRetries: after a request is retried on another
+// upstream of a pool, its Trace names the upstream that answered, counts
+// both attempts, and keeps no error; when every attempt fails it keeps
+// the last one's cause.
+func TestTraceCountsRetries(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	defer up.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := "http://" + ln.Addr().String()
+	ln.Close()
+	for _, tc := range []struct {
+		targets  []string
+		status   int
+		upstream string
+		cause    string
+	}{
+		{[]string{refused, up.URL}, 200, up.URL, ""},
+		{[]string{refused, refused + "/other"}, 502, refused, CauseRefused},
+	} {
+		pool := poolOf(t, "first", tc.targets...)
+		p := &Proxy{Upstreams: pool, Logger: discardLogger}
+		tr := &Trace{}
+		r := httptest.NewRequest("GET", "/", nil)
+		w := httptest.NewRecorder()
+		p.ServeHTTP(w, r.WithContext(WithTrace(r.Context(), tr)))
+		if w.Code != tc.status || tr.Attempts != 2 || tr.Upstream != tc.upstream || tr.UpstreamError != tc.cause {
+			t.Errorf("%v: status %d, trace %+v; want %d, 2 attempts, upstream %s, cause %q", tc.targets, w.Code, tr, tc.status, tc.upstream, tc.cause)
+		}
+		if got := tr.UpstreamTTFB > 0; got != (tc.status == 200) {
+			t.Errorf("%v: TTFB %v", tc.targets, tr.UpstreamTTFB)
+		}
+	}
+}
