@@ -302,3 +302,32 @@ func poolError(t *testing.T, w *httptest.ResponseRecorder, status int, text stri
 		t.Errorf("status %d %q, want %d with %q", w.Code, w.Body, status, text)
 	}
 }
+
+// TestIPHashUsesTheRestoredClient guards against ip_hash keying on the
+// front before us rather than on the client it vouches for: behind a
+// trusted front every request comes from one peer, yet the clients
+// spread over the backends, each staying on its own.
+func TestIPHashUsesTheRestoredClient(t *testing.T) {
+	bs := newBackends(t, 3)
+	p, _ := newPoolProxy(t, "ip_hash", bs, nil)
+	mw, err := NewMiddleware(Middleware{Trusted: testTrusted, Logger: discardLogger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := mw(p)
+	req := func(i int) *http.Request {
+		return newRequest("GET", "/", trustedPeer, hdrs{{HeaderForwardedFor, fmt.Sprintf("198.51.100.%d", i)}})
+	}
+	got := map[int]int{}
+	for i := range 60 {
+		first, _ := send(h, req(i))
+		again, _ := send(h, req(i))
+		if first != again || first < 0 {
+			t.Fatalf("client %d went to backend %d, then %d", i, first, again)
+		}
+		got[first]++
+	}
+	if len(got) != 3 {
+		t.Errorf("60 clients behind one trusted front reached backends %v", got)
+	}
+}
