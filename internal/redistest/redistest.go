@@ -125,6 +125,9 @@ func (s *Server) start() {
 	}
 }
 
+// Pid is the server's process id.
+func (s *Server) Pid() int { return s.cmd.Process.Pid }
+
 // Kill kills the server at once (SIGKILL), as a crash would.
 func (s *Server) Kill() {
 	if s.cmd == nil {

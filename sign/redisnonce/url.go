@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // Check reports what is wrong with cfg, as [New] would, without making
@@ -90,7 +91,13 @@ func options(cfg Config) (*redis.Options, string, error) {
 	opts.ReadTimeout, opts.WriteTimeout, opts.PoolTimeout = timeout, timeout, timeout
 	opts.DialTimeout = probeTimeout(timeout)
 	opts.MaxRetries = -1
-	opts.DisableIdentity = true // no CLIENT SETINFO round trip per connection
+	// RESP2 and no maintenance notifications: no push messages to look
+	// for before each command, and no extra round trips per connection
+	// (CLIENT SETINFO, CLIENT MAINT_NOTIFICATIONS); BenchmarkSeen:
+	// 36 → 23 µs of client CPU per check on a loaded machine.
+	opts.DisableIdentity = true
+	opts.Protocol = 2
+	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	if opts.TLSConfig != nil && opts.TLSConfig.MinVersion < tls.VersionTLS12 {
 		opts.TLSConfig.MinVersion = tls.VersionTLS12
 	}

@@ -84,7 +84,7 @@ func idleRun(ctx context.Context, c config, dir, backend string, p *peer, n int,
 		return fmt.Errorf("restart: %v", err)
 	}
 	time.Sleep(settle)
-	pids := processTree(p.proc.cmd)
+	pids := p.proc.pids()
 	without, err := cpuWrk(ctx, c, p.proc.url+"/small", pids)
 	if err != nil {
 		return err
@@ -101,7 +101,7 @@ func idleRun(ctx context.Context, c config, dir, backend string, p *peer, n int,
 		return err
 	}
 	time.Sleep(2 * settle)
-	after := rssOf(processTree(p.proc.cmd))
+	after := rssOf(p.proc.pids())
 	loaded, err := cpuWrk(ctx, c, p.proc.url+"/small", pids)
 	if err != nil {
 		return err

@@ -97,6 +97,18 @@ type proc struct {
 	cmd   *exec.Cmd
 	url   string
 	extra []*proc // the peer's own backends (wsgi-pool3), stopped with it
+	// also are the other processes of a chained setting (the verifying
+	// hop, its Redis), measured and stopped with this one.
+	also []*proc
+}
+
+// pids is the process tree of p and of the processes it goes with.
+func (p *proc) pids() []int {
+	pids := processTree(p.cmd)
+	for _, a := range p.also {
+		pids = append(pids, a.pids()...)
+	}
+	return pids
 }
 
 func (p *proc) stop() {
@@ -105,6 +117,9 @@ func (p *proc) stop() {
 	}
 	for _, e := range p.extra {
 		e.stop()
+	}
+	for _, a := range p.also {
+		a.stop()
 	}
 	if p.cmd.Process == nil {
 		return
@@ -198,7 +213,7 @@ func run(ctx context.Context, c config) error {
 				if p.key == "direct" {
 					cpu = backend
 				}
-				pids := processTree(cpu.cmd)
+				pids := cpu.pids()
 				before := cpuTime(pids)
 				m, err := runWrk(ctx, c, p.proc.url+s.path, s.conns, c.duration)
 				if err != nil {
@@ -283,6 +298,8 @@ func allPeers(c config, secret string) []*peer {
 		&peer{key: "wsgi-pool3", name: "wsgiproxy plain, a pool of 3 backends (default policy)", version: "this tree", start: func(ctx context.Context, _, backend string) (*proc, error) {
 			return startPool(ctx, c, backend)
 		}},
+		verifyingPeer(c, secret, "wsgi-verify", "wsgiproxy signing → wsgiproxy verifying, memory nonce store", false),
+		verifyingPeer(c, secret, "wsgi-verify-redis", "wsgiproxy signing → wsgiproxy verifying, redis nonce store", true),
 	)
 	return peers
 }
@@ -678,7 +695,7 @@ func runBig(ctx context.Context, c config, peers []*peer) (map[string]*bigResult
 				res[p.key] = r
 			}
 			for _, up := range []bool{false, true} {
-				pids := processTree(p.proc.cmd)
+				pids := p.proc.pids()
 				for _, pid := range pids {
 					// "5" resets the peak RSS (VmHWM) to the current RSS.
 					os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
