@@ -200,7 +200,7 @@ func TestNonceStoreURLs(t *testing.T) {
 	}{
 		{"password and database", redistest.Options{Password: "pa55"}, "/5", 5},
 		{"tls", redistest.Options{TLS: true}, "/2", 2},
-		{"unix socket", redistest.Options{Unix: true}, "?db=3", 3},
+		{"unix socket, password", redistest.Options{Unix: true, Password: "pa55"}, "?db=3", 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

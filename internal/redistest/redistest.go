@@ -74,10 +74,7 @@ func Start(t testing.TB, o Options) *Server {
 	case o.Unix:
 		sock := filepath.Join(dir, "redis.sock")
 		s.args = append(s.args, "--port", "0", "--unixsocket", sock, "--unixsocketperm", "700")
-		s.URL = "unix://" + sock
-		if o.Password != "" {
-			s.URL += "?password=" + o.Password
-		}
+		s.URL = "unix://" + auth + sock
 	case o.TLS:
 		port := freePort(t)
 		cert, key := s.makeCerts()

@@ -26,7 +26,7 @@ const logInterval = 10 * time.Second
 // Config describes a [Store]. Only URL is required.
 type Config struct {
 	// URL locates the server: redis://[USER:PASSWORD@]HOST:PORT/DB,
-	// rediss://... for TLS, or unix:///PATH?db=DB&password=PASSWORD.
+	// rediss://... for TLS, or unix://[:PASSWORD@]/PATH?db=DB.
 	URL string
 	// CAFile, with a rediss:// URL, names the PEM file of the
 	// certificate authorities that may sign the server's certificate;
