@@ -66,7 +66,7 @@ func orNone(s []string) string {
 
 var page = template.Must(template.New("status").Funcs(template.FuncMap{
 	"routeName": routeName, "match": match, "percent": percent, "orNone": orNone,
-	"clock": func(t time.Time) string { return t.Format("15:04:05") },
+	"clock": func(t time.Time) string { return t.UTC().Format("15:04:05") },
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>wsgiproxy status</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -84,7 +84,7 @@ td{overflow-wrap:break-word}td.mono{overflow-wrap:anywhere}.none{color:#888}
 <h1>wsgiproxy status</h1>
 <p class="meta"><span>version <code id="version">{{.Version}}</code></span><span>command <code id="command">{{.Command}}</code></span><span>up <b id="uptime">{{.Uptime}}</b></span>
 <span id="ready">{{if .Ready}}<span class="ok">ready</span>{{else}}<span class="bad">not ready: {{.NotReady}}</span>{{end}}</span>
-<span id="updated">as of {{clock .Now}}</span></p>
+<span id="updated">as of {{clock .Now}} UTC</span></p>
 
 <h2>Routes <small class="meta">(requests over the last {{.WindowSeconds}} s, and since the start)</small></h2>
 <table><thead><tr><th>route</th><th>listener</th><th>match</th><th>kind</th><th>target</th><th>requests</th><th>4xx</th><th>5xx</th><th>error rate</th><th>total</th><th>total 5xx</th></tr></thead>
@@ -109,7 +109,7 @@ td{overflow-wrap:break-word}td.mono{overflow-wrap:anywhere}.none{color:#888}
 {{end}}{{end}}</tbody></table>
 
 <h2>Last errors</h2>
-<table><thead><tr><th>time</th><th>route</th><th>status</th><th>request</th><th>client</th><th>upstream</th><th>cause</th><th>request id</th></tr></thead>
+<table><thead><tr><th>time (UTC)</th><th>route</th><th>status</th><th>request</th><th>client</th><th>upstream</th><th>cause</th><th>request id</th></tr></thead>
 <tbody id="errors">{{range .Errors}}<tr><td>{{clock .Time}}</td><td>{{routeName .Route ""}}</td><td class="n">{{.Status}}</td><td class="mono">{{.Method}} {{.Target}}</td><td class="mono">{{.Client}}</td><td class="mono">{{.Upstream}}</td><td>{{.Cause}}</td><td class="mono">{{.RequestID}}</td></tr>
 {{else}}<tr><td colspan="8" class="none">none</td></tr>
 {{end}}</tbody></table>

@@ -36,7 +36,7 @@
   function match(host, path) { return (host || "*") + (path || "") + "/*"; }
   function percent(r) { return (r * 100).toFixed(1) + "%"; }
   function orNone(l) { return l && l.length ? l.join(", ") : "—"; }
-  function clock(t) { return new Date(t).toTimeString().slice(0, 8); }
+  function clock(t) { return new Date(t).toISOString().slice(11, 19); }
 
   function render(s) {
     document.getElementById("version").textContent = s.version;
@@ -65,7 +65,7 @@
       clock(e.time), routeName(e.route, ""), num(e.status), mono(e.method + " " + e.target),
       mono(e.client || ""), mono(e.upstream || ""), e.cause, mono(e.request_id || ""),
     ])), 8);
-    document.getElementById("updated").textContent = "updated " + clock(s.now);
+    document.getElementById("updated").textContent = "updated " + clock(s.now) + " UTC";
   }
 
   async function poll() {
