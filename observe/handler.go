@@ -71,7 +71,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.body.rc = r.Body
 		r2.Body = &x.body
 	}
-	x.w.w, x.w.trace = w, &x.trace
+	x.w.w, x.w.trace, x.w.reqHdr = w, &x.trace, r.Header
 	var rw http.ResponseWriter = &x.w
 	if _, ok := w.(io.ReaderFrom); ok {
 		x.rf.writer = &x.w

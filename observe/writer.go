@@ -15,6 +15,7 @@ import (
 type writer struct {
 	w        http.ResponseWriter
 	trace    *wsgiproxy.Trace // the request's, for its RequestID
+	reqHdr   http.Header      // the request's header
 	status   int              // the final status sent, 0 before
 	written  int64
 	failed   bool
@@ -36,7 +37,13 @@ func (w *writer) WriteHeader(code int) {
 func (w *writer) head(code int) {
 	w.status = code
 	if id := w.trace.RequestID; id != "" {
-		w.w.Header()[RequestIDHeader] = []string{id}
+		vals := w.reqHdr[RequestIDHeader]
+		if len(vals) != 1 || vals[0] != id {
+			vals = []string{id}
+		}
+		// Else the request's own slice: RequestIDs set it, and neither
+		// side changes it.
+		w.w.Header()[RequestIDHeader] = vals
 	}
 }
 

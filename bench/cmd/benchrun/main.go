@@ -272,9 +272,11 @@ func allPeers(c config, secret string) []*peer {
 		"--set", "REMOTE_USER=alice", "--set", "myapp.tenant=acme corp",
 		"--set-json", `myapp.settings={"theme":"dark","answer":42,"beta":true}`,
 	}
+	// The settings log no request unless they say so (a later
+	// --access-log wins).
 	wsgi := func(key, name string, args ...string) *peer {
 		return &peer{key: key, name: name, version: "this tree", start: func(ctx context.Context, _, backend string) (*proc, error) {
-			return startGo(ctx, c.wsgiproxy, append([]string{"proxy", "--listen", "127.0.0.1:0", "--to", backend}, args...)...)
+			return startGo(ctx, c.wsgiproxy, append([]string{"proxy", "--listen", "127.0.0.1:0", "--to", backend, "--access-log", "off"}, args...)...)
 		}}
 	}
 	peers := []*peer{
@@ -300,6 +302,11 @@ func allPeers(c config, secret string) []*peer {
 		}},
 		verifyingPeer(c, secret, "wsgi-verify", "wsgiproxy signing → wsgiproxy verifying, memory nonce store", false),
 		verifyingPeer(c, secret, "wsgi-verify-redis", "wsgiproxy signing → wsgiproxy verifying, redis nonce store", true),
+		&peer{key: "wsgi-log", name: "wsgiproxy plain + access log (json, to a file) + metrics", version: "this tree",
+			start: func(ctx context.Context, dir, backend string) (*proc, error) {
+				return startGo(ctx, c.wsgiproxy, "proxy", "--listen", "127.0.0.1:0", "--to", backend,
+					"--access-log", filepath.Join(dir, "access.log"), "--admin-listen", "127.0.0.1:0")
+			}},
 	)
 	return peers
 }
@@ -308,7 +315,7 @@ func allPeers(c config, secret string) []*peer {
 // three as its pool, with the default policy.
 func startPool(ctx context.Context, c config, backend string) (*proc, error) {
 	var extra []*proc
-	args := []string{"proxy", "--listen", "127.0.0.1:0", "--to", backend}
+	args := []string{"proxy", "--listen", "127.0.0.1:0", "--to", backend, "--access-log", "off"}
 	stop := func() {
 		for _, e := range extra {
 			e.stop()

@@ -33,7 +33,7 @@ func verifyingPeer(c config, secret, key, name string, redis bool) *peer {
 				a.stop()
 			}
 		}
-		args := []string{"proxy", "--listen", "127.0.0.1:0", "--to", backend, "--verify-secret-file", secret}
+		args := []string{"proxy", "--listen", "127.0.0.1:0", "--to", backend, "--verify-secret-file", secret, "--access-log", "off"}
 		if redis {
 			r, url, err := startRedis(dir, redisBin)
 			if err != nil {
@@ -50,7 +50,7 @@ func verifyingPeer(c config, secret, key, name string, redis bool) *peer {
 			return nil, err
 		}
 		also = append(also, verifier)
-		front, err := startGo(ctx, c.wsgiproxy, "proxy", "--listen", "127.0.0.1:0", "--to", verifier.url, "--secret-file", secret)
+		front, err := startGo(ctx, c.wsgiproxy, "proxy", "--listen", "127.0.0.1:0", "--to", verifier.url, "--secret-file", secret, "--access-log", "off")
 		if err != nil {
 			stop()
 			return nil, err
