@@ -60,7 +60,7 @@ const timeLayout = "2006-01-02T15:04:05.000Z07:00"
 // documentation in docs/observability.md.
 func appendJSON(b []byte, r *observe.Record) []byte {
 	b = append(b, `{"time":"`...)
-	b = r.Start.AppendFormat(b, timeLayout)
+	b = appendTime(b, r.Start)
 	b = append(b, `","client":"`...)
 	b = appendClient(b, r)
 	b = append(b, '"')
@@ -213,7 +213,7 @@ const clfTimeLayout = "02/Jan/2006:15:04:05 -0700"
 func appendCombined(b []byte, combined bool, r *observe.Record) []byte {
 	b = appendClient(b, r)
 	b = append(b, " - - ["...)
-	b = r.Start.AppendFormat(b, clfTimeLayout)
+	b = appendCLFTime(b, r.Start)
 	b = append(b, `] "`...)
 	b = appendCLFString(b, r.Method)
 	b = append(b, ' ')

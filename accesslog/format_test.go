@@ -159,3 +159,20 @@ func TestParseFormat(t *testing.T) {
 		t.Errorf("xml: %v", err)
 	}
 }
+
+// TestTimes checks the cached formatting of times against time.Format,
+// across seconds, zones and milliseconds.
+func TestTimes(t *testing.T) {
+	base := time.Date(2026, 12, 31, 23, 59, 58, 0, time.UTC)
+	for _, loc := range []*time.Location{time.UTC, time.FixedZone("", -5*3600-30*60), time.FixedZone("", 3600)} {
+		for _, d := range []time.Duration{0, 1, 999 * time.Millisecond, 1500 * time.Millisecond, 2*time.Second + 7*time.Millisecond} {
+			tm := base.Add(d).In(loc)
+			if got, want := string(appendTime(nil, tm)), tm.Format(timeLayout); got != want {
+				t.Errorf("JSON time %s, want %s", got, want)
+			}
+			if got, want := string(appendCLFTime(nil, tm)), tm.Format(clfTimeLayout); got != want {
+				t.Errorf("CLF time %s, want %s", got, want)
+			}
+		}
+	}
+}

@@ -126,7 +126,8 @@ func (f *File) compile(r *Route, reuse *spawn.Spawner, opts Options) (out compil
 	// The route's name goes in the request's Trace, for the access log,
 	// the metrics and the status page.
 	// Request IDs are kept from the peers the middleware trusts.
-	ids := observe.RequestIDs{Trusted: slices.Concat(cfg.Trusted, cfg.TrustedStandard), TrustUnix: cfg.TrustUnix}
+	ids := observe.RequestIDs{Trusted: slices.Concat(cfg.Trusted, cfg.TrustedStandard), TrustUnix: cfg.TrustUnix,
+		EnvironKey: r.Kind == KindEcho} // the echo page shows it
 	out.handler = observe.WithRoute(r.Name, ids.Wrap(mw(wsgiproxy.Mount(r.Path, h))))
 	return out, nil
 }

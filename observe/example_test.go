@@ -28,7 +28,7 @@ func ExampleObserver() {
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "hello")
 	})
-	h := observe.Handler(observe.RequestIDs{}.Wrap(observe.WithRoute("hello", app)), logRequest)
+	h := observe.Handler(observe.RequestIDs{EnvironKey: true}.Wrap(observe.WithRoute("hello", app)), logRequest)
 
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/greet?who=you", nil))
 	// Output:

@@ -115,7 +115,9 @@ func (h *handler) finish(x *exchange, r *http.Request, panicked bool) {
 	for _, o := range h.obs {
 		o.Observe(rec)
 	}
-	*x = exchange{}
+	// ServeHTTP and finish set every field of the record; the rest
+	// starts afresh.
+	x.trace, x.w, x.rf, x.body = wsgiproxy.Trace{}, writer{}, readerFromWriter{}, countingBody{}
 	exchanges.Put(x)
 }
 

@@ -13,8 +13,9 @@ import (
 // upstream and back to the client.
 const RequestIDHeader = "X-Request-Id"
 
-// RequestIDKey is the extra environ key under which [RequestIDs] puts
-// the request's ID (besides HTTP_X_REQUEST_ID, from the header).
+// RequestIDKey is the extra environ key under which [RequestIDs] with
+// EnvironKey puts the request's ID (besides HTTP_X_REQUEST_ID, from the
+// header).
 const RequestIDKey = "wsgiproxy.request_id"
 
 // maxRequestIDLen bounds a request ID kept from a trusted peer.
@@ -35,17 +36,23 @@ type RequestIDs struct {
 	TrustUnix bool
 	// Local keeps a new ID out of the request's header, and so out of
 	// the request sent on: for a forward proxy, which passes requests
-	// on as they came. The ID is still in the Trace, the environ and
-	// the response.
+	// on as they came. The ID is still in the Trace and the response.
 	Local bool
+	// EnvironKey also puts the ID in the environ's extra keys, under
+	// [RequestIDKey]. It costs a copy of the request and its extra keys
+	// (about 700 bytes): set it where an application reads the environ
+	// in this process (the echo application, a Go handler), not on a
+	// front, whose upstream gets the X-Request-Id header.
+	EnvironKey bool
 }
 
 // Wrap returns a handler that gives each request an ID before next
 // serves it: the X-Request-Id a trusted peer sent, or else a new one of
 // 128 random bits in 32 hex digits. The ID is set as the request's
 // X-Request-Id header (so it goes upstream, and a WSGI application sees
-// it as HTTP_X_REQUEST_ID; unless Local), as the environ's extra key [RequestIDKey],
-// and in the request's [wsgiproxy.Trace] when there is one. It is sent
+// it as HTTP_X_REQUEST_ID; unless Local), with EnvironKey as the
+// environ's extra key [RequestIDKey], and in the request's
+// [wsgiproxy.Trace] when there is one. It is sent
 // back to the client in the response's X-Request-Id: by the [Handler]'s
 // writer when a Trace is there (replacing what an upstream sent), and
 // otherwise set in the response header before next runs.
@@ -66,8 +73,10 @@ func (c RequestIDs) Wrap(next http.Handler) http.Handler {
 		} else {
 			w.Header()[RequestIDHeader] = []string{id}
 		}
-		r2, _ := wsgiproxy.SetKey(r, RequestIDKey, id) // a valid key: no error
-		next.ServeHTTP(w, r2)
+		if c.EnvironKey {
+			r, _ = wsgiproxy.SetKey(r, RequestIDKey, id) // a valid key: no error
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -14,7 +14,7 @@ import (
 // replaced by new ones, and where the ID goes: the request header, the
 // environ, the trace and the response.
 func TestRequestID(t *testing.T) {
-	ids := RequestIDs{Trusted: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, TrustUnix: true}
+	ids := RequestIDs{Trusted: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, TrustUnix: true, EnvironKey: true}
 	for _, tc := range []struct {
 		name, peer string
 		sent       []string
@@ -69,7 +69,7 @@ func TestRequestID(t *testing.T) {
 // sent on, and is still in the trace and the environ.
 func TestRequestIDLocal(t *testing.T) {
 	var header, key any
-	h := RequestIDs{Local: true}.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := RequestIDs{Local: true, EnvironKey: true}.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		header = r.Header[RequestIDHeader]
 		key, _ = wsgiproxy.Key(r, RequestIDKey)
 	}))
@@ -79,6 +79,21 @@ func TestRequestIDLocal(t *testing.T) {
 	h.ServeHTTP(httptest.NewRecorder(), r.WithContext(wsgiproxy.WithTrace(r.Context(), tr)))
 	if fmt.Sprint(header) != "[from-a-client]" || len(tr.RequestID) != 32 || key != tr.RequestID {
 		t.Errorf("header %v, trace %q, environ %v", header, tr.RequestID, key)
+	}
+}
+
+// TestRequestIDNoEnvironKey checks that without EnvironKey the ID is
+// in the header only, and the request's state is left alone.
+func TestRequestIDNoEnvironKey(t *testing.T) {
+	var same, found bool
+	r := httptest.NewRequest("GET", "/", nil)
+	h := RequestIDs{}.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r2 *http.Request) {
+		same = r2 == r
+		_, found = wsgiproxy.Key(r2, RequestIDKey)
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	if !same || found || len(r.Header.Get(RequestIDHeader)) != 32 {
+		t.Errorf("same request %v, environ key %v, header %q", same, found, r.Header.Get(RequestIDHeader))
 	}
 }
 

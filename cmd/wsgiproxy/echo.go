@@ -82,5 +82,7 @@ func echoHandler(cfg wsgiproxy.Middleware) (http.Handler, error) {
 		}
 		return nil, usageError{err}
 	}
-	return requestIDs(cfg).Wrap(mw(echo.Handler)), nil
+	ids := requestIDs(cfg)
+	ids.EnvironKey = true // the echo page shows it
+	return ids.Wrap(mw(echo.Handler)), nil
 }
