@@ -220,11 +220,12 @@ format = "json"
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	idEnviron(t, urls[0]+"/app/z", "") // after the reopen
 	if code := srv.stop(t); code != 0 {
 		t.Errorf("serve exit %d:\n%s", code, srv.stderr())
 	}
 	old, cur := logLines(t, logPath+".1"), logLines(t, logPath)
-	if len(old) == 0 || old[0]["target"] != "/app/x" || len(cur) == 0 || cur[len(cur)-1]["target"] != "/app/y" {
+	if len(old) == 0 || old[0]["target"] != "/app/x" || len(cur) == 0 || cur[len(cur)-1]["target"] != "/app/z" {
 		t.Fatalf("rotated log %v, new log %v", old, cur)
 	}
 	for _, m := range append(old, cur...) {
