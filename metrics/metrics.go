@@ -42,6 +42,7 @@ type Metrics struct {
 	routes sync.Map // route name → *routeSeries
 
 	spawners spawnCollector
+	pools    poolCollector
 }
 
 // New returns Metrics whose Registry holds the request metrics and the
@@ -49,6 +50,7 @@ type Metrics struct {
 func New() *Metrics {
 	m := &Metrics{Registry: prometheus.NewRegistry()}
 	m.spawners.init()
+	m.pools.init()
 	byRoute := []string{"route"}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "requests_total",
 		Help: "Requests served, by route, method (GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, CONNECT or other) and status class (2xx...)."},
@@ -75,7 +77,7 @@ func New() *Metrics {
 		Help: "Forward proxy requests by decision: allow, deny (403, 508) or auth (407)."}, []string{"decision"})
 	m.Registry.MustRegister(m.requests, m.duration, m.ttfb, m.inFlight, m.bytesIn, m.bytesOut, m.aborted,
 		m.upstreamErrors, m.sigRefusals, m.headerRefusals, m.forward,
-		&m.spawners,
+		&m.spawners, &m.pools,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/wsgiproxy/wsgiproxy-go/observe"
 	"github.com/wsgiproxy/wsgiproxy-go/sign"
 	"github.com/wsgiproxy/wsgiproxy-go/spawn"
+	"github.com/wsgiproxy/wsgiproxy-go/upstream"
 	"github.com/wsgiproxy/wsgiproxy-go/wsgiproxy"
 )
 
@@ -255,5 +256,50 @@ func TestLabels(t *testing.T) {
 		if got := headerLabel(h); got != want {
 			t.Errorf("headerLabel(%q) = %s, want %s", h, got, want)
 		}
+	}
+}
+
+// TestScrapePools checks the upstream health of a pool: a live upstream
+// and one that refuses connections, which its health checks take out.
+func TestScrapePools(t *testing.T) {
+	live := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer live.Close()
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	var targets []upstream.Target
+	for _, u := range []string{live.URL, dead} {
+		tg, err := upstream.ParseTarget(u, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		targets = append(targets, tg)
+	}
+	pool := &upstream.Pool{Targets: targets, Policy: &upstream.RoundRobin{},
+		Health: upstream.HealthCheck{Path: "/", Interval: 20 * time.Millisecond, Timeout: time.Second, Passes: 1, Fails: 1}}
+	if err := pool.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	m := New()
+	m.SetPools(map[string]Pool{"app": pool})
+	admin := httptest.NewServer(promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	defer admin.Close()
+
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		fams := scrape(t, admin.URL)
+		up, okUp := value(fams, "wsgiproxy_upstream_healthy", "route", "app", "upstream", live.URL)
+		down, okDown := value(fams, "wsgiproxy_upstream_healthy", "route", "app", "upstream", dead)
+		if okUp && okDown && up == 1 && down == 0 {
+			if n, ok := value(fams, "wsgiproxy_upstream_in_flight", "route", "app", "upstream", live.URL); !ok || n != 0 {
+				t.Errorf("in flight %v (found %v)", n, ok)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("healthy: live %v (found %v), dead %v (found %v)", up, okUp, down, okDown)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -32,6 +32,9 @@ type adminFlags struct {
 	// page's counts and the Prometheus metrics.
 	stats   *admin.Stats
 	metrics *metrics.Metrics
+	// pools are the pools of upstreams whose health the metrics
+	// report, by route name; set before start.
+	pools map[string]metrics.Pool
 }
 
 func (f *adminFlags) register(fs *flag.FlagSet) {
@@ -75,6 +78,7 @@ func (f *adminFlags) routesChanged(d admin.Description) {
 		}
 	}
 	f.metrics.SetSpawners(byRoute)
+	f.metrics.SetPools(f.pools)
 }
 
 // start opens the admin listener and serves the admin endpoints on it;

@@ -9,6 +9,7 @@ import (
 
 	"github.com/wsgiproxy/wsgiproxy-go/admin"
 	"github.com/wsgiproxy/wsgiproxy-go/internal/server"
+	"github.com/wsgiproxy/wsgiproxy-go/metrics"
 	"github.com/wsgiproxy/wsgiproxy-go/pickle"
 	"github.com/wsgiproxy/wsgiproxy-go/wsgiproxy"
 )
@@ -61,6 +62,7 @@ func runProxy(ctx context.Context, args []string) error {
 			return err
 		}
 		defer fc.pool.pool.Close()
+		af.pools = map[string]metrics.Pool{"": fc.pool.pool}
 	}
 	h, err := buildFront(fc)
 	if err != nil {
