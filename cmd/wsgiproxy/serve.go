@@ -16,6 +16,7 @@ import (
 	"github.com/wsgiproxy/wsgiproxy-go/admin"
 	"github.com/wsgiproxy/wsgiproxy-go/config"
 	"github.com/wsgiproxy/wsgiproxy-go/internal/server"
+	"github.com/wsgiproxy/wsgiproxy-go/metrics"
 	"github.com/wsgiproxy/wsgiproxy-go/observe"
 )
 
@@ -142,6 +143,7 @@ func serve(ctx context.Context, f *config.File, hup <-chan os.Signal, af *adminF
 	for i, l := range f.Listeners {
 		listeners[i] = admin.Listener{Name: l.Name, URL: server.URL(lns[i])}
 	}
+	af.pools = poolsOf(rt.Routes())
 	stopAdmin, err := af.start(ctx, func() admin.Description { return describeRoutes(listeners, rt.Routes()) })
 	if err != nil {
 		for _, ln := range lns {
@@ -161,7 +163,10 @@ func serve(ctx context.Context, f *config.File, hup <-chan os.Signal, af *adminF
 			errc <- err
 		}()
 	}
-	go reloadOnHUP(ctx, rt, certs, hup, func() { af.routesChanged(describeRoutes(listeners, rt.Routes())) })
+	go reloadOnHUP(ctx, rt, certs, hup, func() {
+		af.pools = poolsOf(rt.Routes())
+		af.routesChanged(describeRoutes(listeners, rt.Routes()))
+	})
 	var errs []error
 	for range lns {
 		errs = append(errs, <-errc)
@@ -201,6 +206,18 @@ func reloadOnHUP(ctx context.Context, rt *config.Runtime, certs []*server.Certif
 		reloaded()
 		slog.Info("serve: config reloaded", "file", path, "routes", len(f.Routes))
 	}
+}
+
+// poolsOf returns the pools of the routes with many upstreams, by name,
+// for the metrics.
+func poolsOf(routes []config.RouteState) map[string]metrics.Pool {
+	pools := map[string]metrics.Pool{}
+	for _, r := range routes {
+		if r.Pool != nil {
+			pools[r.Name] = r.Pool
+		}
+	}
+	return pools
 }
 
 // describeRoutes is what serve shows on the status page.
