@@ -54,3 +54,58 @@ func BenchmarkServe(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkServeIdle is BenchmarkServe's small GETs while 5,000 other
+// keep-alive connections, each served one request, stay open and idle:
+// what holding them costs the busy one.
+func BenchmarkServeIdle(b *testing.B) {
+	const idle = 5000
+	hello := []byte("Hello, World!")
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(hello) })
+	timeouts := func(s *Server) { s.ReadHeaderTimeout, s.IdleTimeout = 10*time.Second, 120*time.Second }
+	for _, engine := range []string{"lean", "std"} {
+		b.Run(engine, func(b *testing.B) {
+			var addr string
+			if engine == "lean" {
+				addr = startLean(b, h, timeouts)
+			} else {
+				addr = startStd(b, h)
+			}
+			req := []byte("GET /plaintext HTTP/1.1\r\nHost: localhost\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
+			roundTrip := func(c net.Conn, br *bufio.Reader) {
+				if _, err := c.Write(req); err != nil {
+					b.Fatal(err)
+				}
+				res, err := http.ReadResponse(br, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+			}
+			br := bufio.NewReaderSize(nil, 512)
+			for range idle {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					b.Skip("cannot hold the idle connections:", err)
+				}
+				defer c.Close()
+				br.Reset(c)
+				roundTrip(c, br)
+			}
+			time.Sleep(time.Second)
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			br = bufio.NewReader(c)
+			b.ReportAllocs()
+			cpu0 := cpuTime()
+			for b.Loop() {
+				roundTrip(c, br)
+			}
+			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+		})
+	}
+}

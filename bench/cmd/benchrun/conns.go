@@ -261,6 +261,42 @@ func renderConns(b *strings.Builder, c config, running []*peer, res map[string]m
 				p.name, n, per/1024, perGiB, w.rps, l.rps, ms(w.p99), ms(l.p99), w.cpu*1e6, l.cpu*1e6)
 		}
 	}
+	connTargets(b, c, res)
+}
+
+// connTargets checks the targets for idle connections: the
+// plain setting's RSS per idle connection, and its small-request load
+// while the most idle connections are held, against the same run
+// without them.
+func connTargets(b *strings.Builder, c config, res map[string]map[int]*idleResult) {
+	rs := res["wsgi"]
+	if len(rs) == 0 {
+		return
+	}
+	check := func(ok bool, format string, args ...any) {
+		mark := "met"
+		if !ok {
+			mark = "**missed**"
+		}
+		fmt.Fprintf(b, "- %s: %s\n", fmt.Sprintf(format, args...), mark)
+	}
+	fmt.Fprintf(b, "\n")
+	most := 0
+	for _, n := range c.idle {
+		r := rs[n]
+		if r == nil || len(r.perConn) == 0 {
+			continue
+		}
+		per := median(r.perConn)
+		check(per <= 4<<10, "%d idle: plain's RSS per idle connection ≤ 4 KiB (%.1f KiB)", n, per/1024)
+		most = max(most, n)
+	}
+	if r := rs[most]; r != nil {
+		w, l := medianOf(r.without), medianOf(r.loaded)
+		if w.rps > 0 && w.p99 > 0 {
+			check(l.rps >= 0.9*w.rps && l.p99 <= 1.1*w.p99, "%d idle held: plain's req/s and p99 within 10%% of the run without them (%.2f× req/s, %.2f× p99)", most, l.rps/w.rps, l.p99/w.p99)
+		}
+	}
 }
 
 // medianOf is the median of the measures, each figure on its own.

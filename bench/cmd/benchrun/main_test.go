@@ -113,3 +113,32 @@ func TestTargets(t *testing.T) {
 		}
 	}
 }
+
+func TestConnTargets(t *testing.T) {
+	res := map[string]map[int]*idleResult{"wsgi": {
+		5000:  {perConn: []float64{3 << 10}},
+		20000: {perConn: []float64{5 << 10}, without: []measure{{rps: 1000, p99: 0.010}}, loaded: []measure{{rps: 950, p99: 0.0105}}},
+	}}
+	var b strings.Builder
+	connTargets(&b, config{idle: []int{5000, 20000}}, res)
+	for _, want := range []string{
+		"- 5000 idle: plain's RSS per idle connection ≤ 4 KiB (3.0 KiB): met\n",
+		"- 20000 idle: plain's RSS per idle connection ≤ 4 KiB (5.0 KiB): **missed**\n",
+		"- 20000 idle held: plain's req/s and p99 within 10% of the run without them (0.95× req/s, 1.05× p99): met\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("targets lack %q:\n%s", want, b.String())
+		}
+	}
+}
+
+func TestParseCounts(t *testing.T) {
+	if got, err := parseCounts("5000, 20000,"); err != nil || len(got) != 2 || got[0] != 5000 || got[1] != 20000 {
+		t.Errorf("parseCounts = %v, %v", got, err)
+	}
+	for _, bad := range []string{"x", "0", "-5"} {
+		if _, err := parseCounts(bad); err == nil {
+			t.Errorf("parseCounts(%q) passed", bad)
+		}
+	}
+}
