@@ -197,7 +197,7 @@ func TestParkTimeouts(t *testing.T) {
 // TestParkTrickle: clients that send a head a byte at a time hold no
 // goroutine between bytes and are cut at the read-header timeout.
 func TestParkTrickle(t *testing.T) {
-	const n, rht = 30, 800 * time.Millisecond
+	const n, rht = 30, 2 * time.Second
 	before := runtime.NumGoroutine()
 	srv, addr := startParking(t, func(s *Server) { s.ReadHeaderTimeout, s.IdleTimeout = rht, 20*time.Second })
 	var conns []net.Conn
@@ -212,8 +212,10 @@ func TestParkTrickle(t *testing.T) {
 		for _, c := range conns {
 			c.Write([]byte{head[i%len(head)]})
 		}
-		time.Sleep(20 * time.Millisecond)
-		if time.Since(start) < rht/2 {
+		time.Sleep(50 * time.Millisecond)
+		if i < 4 {
+			// Between bytes, once the byte was taken in: no goroutine.
+			waitFor(t, "trickling connections parked", func() bool { return parked(srv) == n })
 			most = max(most, runtime.NumGoroutine()-before)
 		}
 	}
