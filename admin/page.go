@@ -78,7 +78,7 @@ h1{margin:0 0 .2em}h2{margin:1.4em 0 .4em;font-size:1.15em}
 table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #ddd;padding:.25em .6em;text-align:left;vertical-align:top}
 th{background:#f4f4f4;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
 code,pre,td.mono{font-family:ui-monospace,monospace;font-size:.9em}pre{margin:0;white-space:pre-wrap;max-height:12em;overflow:auto}
-td{overflow-wrap:break-word}td.mono{overflow-wrap:anywhere}.none{color:#888}
+td{overflow-wrap:break-word}td.mono{overflow-wrap:anywhere}td:first-child,td.match{white-space:nowrap}.none{color:#888}
 </style></head>
 <body data-refresh="{{.RefreshMillis}}">
 <h1>wsgiproxy status</h1>
@@ -88,7 +88,7 @@ td{overflow-wrap:break-word}td.mono{overflow-wrap:anywhere}.none{color:#888}
 
 <h2>Routes <small class="meta">(requests over the last {{.WindowSeconds}} s, and since the start)</small></h2>
 <table><thead><tr><th>route</th><th>listener</th><th>match</th><th>kind</th><th>target</th><th>requests</th><th>4xx</th><th>5xx</th><th>error rate</th><th>total</th><th>total 5xx</th></tr></thead>
-<tbody id="routes">{{range .Routes}}<tr><td>{{routeName .Name .Kind}}</td><td>{{.Listener}}</td><td class="mono">{{match .Host .Path}}</td><td>{{.Kind}}</td><td class="mono">{{.Target}}</td><td class="n">{{.Recent.Requests}}</td><td class="n">{{.Recent.ClientErrors}}</td><td class="n">{{.Recent.ServerErrors}}</td><td class="n">{{percent .Recent.ErrorRate}}</td><td class="n">{{.Total.Requests}}</td><td class="n">{{.Total.ServerErrors}}</td></tr>
+<tbody id="routes">{{range .Routes}}<tr><td>{{routeName .Name .Kind}}</td><td>{{.Listener}}</td><td class="mono match">{{match .Host .Path}}</td><td>{{.Kind}}</td><td class="mono">{{.Target}}</td><td class="n">{{.Recent.Requests}}</td><td class="n">{{.Recent.ClientErrors}}</td><td class="n">{{.Recent.ServerErrors}}</td><td class="n">{{percent .Recent.ErrorRate}}</td><td class="n">{{.Total.Requests}}</td><td class="n">{{.Total.ServerErrors}}</td></tr>
 {{end}}</tbody></table>
 
 <h2>Listeners</h2>

@@ -134,7 +134,7 @@ func TestStatusPage(t *testing.T) {
 	}
 	for _, want := range []string{
 		"&lt;b&gt;evil&lt;/b&gt;", "/&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;",
-		"<td>blog</td><td>public</td><td class=\"mono\">example.com/blog/*</td><td>proxy</td><td class=\"mono\">http://127.0.0.1:9000/app</td><td class=\"n\">3</td>",
+		"<td>blog</td><td>public</td><td class=\"mono match\">example.com/blog/*</td><td>proxy</td><td class=\"mono\">http://127.0.0.1:9000/app</td><td class=\"n\">3</td>",
 		"<td class=\"n\">4242</td>", "booting &lt;worker&gt;", "0123456789abcdef", "<code id=\"version\">v1.2.3</code>",
 		`<script src="/status.js"></script>`,
 	} {

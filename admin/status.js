@@ -45,7 +45,7 @@
     const ready = document.getElementById("ready");
     ready.replaceChildren(s.ready ? el("span", "ready", "ok") : el("span", "not ready: " + s.not_ready, "bad"));
     fill("routes", s.routes.map(r => row([
-      routeName(r.name, r.kind), r.listener || "", mono(match(r.host, r.path)), r.kind, mono(r.target || ""),
+      routeName(r.name, r.kind), r.listener || "", el("td", match(r.host, r.path), "mono match"), r.kind, mono(r.target || ""),
       num(r.recent.requests), num(r.recent.client_errors), num(r.recent.server_errors), num(percent(r.recent.error_rate)),
       num(r.total.requests), num(r.total.server_errors),
     ])));
