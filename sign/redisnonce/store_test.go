@@ -188,7 +188,9 @@ func TestUnavailable(t *testing.T) {
 			for i := range 3 {
 				start := time.Now()
 				got, err := seen(t, s, "k", "n", time.Now().Add(time.Minute))
-				if took := time.Since(start); took > time.Second {
+				// Far below go-redis's own 5s socket timeouts, and far
+				// above 50ms for a loaded machine.
+				if took := time.Since(start); took > 3*time.Second {
 					t.Errorf("check %d took %v with a 50ms timeout", i, took)
 				}
 				if tt.failOpen {
@@ -239,7 +241,7 @@ func TestKilledAndBack(t *testing.T) {
 	srv.Kill()
 	start := time.Now()
 	down, downLog := newStore(t, Config{URL: srv.URL})
-	if took := time.Since(start); took > 100*time.Millisecond {
+	if took := time.Since(start); took > time.Second {
 		t.Errorf("New took %v with the server down", took)
 	}
 	waitFor(t, "the start-up line", func() bool { return strings.Contains(downLog.String(), "unreachable at start-up") })
