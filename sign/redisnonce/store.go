@@ -53,7 +53,10 @@ type Store struct {
 	timeout  time.Duration
 	failOpen bool
 	logger   *slog.Logger
-	stop     context.CancelFunc // ends the start-up probe
+	stop     context.CancelFunc // ends the start-up probe and the pipeline
+	queue    chan *check        // checks waiting for the pipeline
+	closed   <-chan struct{}    // closed by Close
+	sending  atomic.Int32       // commands and pipelines on their way
 
 	unchecked atomic.Uint64
 	refused   atomic.Uint64 // since the last log line
@@ -85,7 +88,9 @@ func New(cfg Config) (*Store, error) {
 		s.logger = slog.Default()
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	s.stop = stop
+	s.stop, s.closed = stop, ctx.Done()
+	s.queue = make(chan *check, queueLen)
+	go s.pipeline(ctx)
 	go s.probe(ctx)
 	return s, nil
 }
@@ -115,16 +120,51 @@ func probeTimeout(timeout time.Duration) time.Duration {
 	return max(timeout, 2*time.Second)
 }
 
-// Seen implements [sign.NonceStore] with SET key 1 NX PX ms.
+// Seen implements [sign.NonceStore] with SET key 1 NX PX ms, sent at
+// once when nothing else is on its way to Redis, else in the pipeline's
+// next batch (see pipeline.go). It waits for the answer no longer than
+// the store's timeout.
 func (s *Store) Seen(ctx context.Context, keyID, nonce string, until time.Time) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
 	ms := (time.Until(until) + time.Millisecond - 1) / time.Millisecond
 	if ms < 1 {
 		ms = 1 // expiring this very millisecond: still set, or an exact replay passes
 	}
 	cmd := redis.NewBoolCmd(ctx, "set", s.prefix+keyID+":"+nonce, "1", "nx", "px", strconv.FormatInt(int64(ms), 10))
-	s.client.Process(ctx, cmd)
+	if s.sending.CompareAndSwap(0, 1) {
+		// Nothing on its way to Redis: no batch to join, send at once.
+		tctx, cancel := context.WithTimeout(ctx, s.timeout)
+		err := s.client.Process(tctx, cmd)
+		cancel()
+		s.sending.Add(-1)
+		if err != nil && ctx.Err() != nil {
+			return false, s.abandoned(ctx)
+		}
+		return s.answer(keyID, cmd)
+	}
+	c := &check{cmd: cmd, deadline: time.Now().Add(s.timeout), done: make(chan struct{})}
+	timer := time.NewTimer(s.timeout)
+	defer timer.Stop()
+	select {
+	case s.queue <- c:
+	case <-timer.C:
+		return s.failed(keyID, context.DeadlineExceeded)
+	case <-ctx.Done():
+		return false, s.abandoned(ctx)
+	case <-s.closed:
+		return s.failed(keyID, redis.ErrClosed)
+	}
+	select {
+	case <-c.done:
+	case <-timer.C:
+		return s.failed(keyID, context.DeadlineExceeded)
+	case <-ctx.Done():
+		return false, s.abandoned(ctx)
+	}
+	return s.answer(keyID, c.cmd)
+}
+
+// answer is what Seen returns once cmd has been sent.
+func (s *Store) answer(keyID string, cmd *redis.BoolCmd) (bool, error) {
 	set, err := cmd.Result()
 	if err != nil {
 		return s.failed(keyID, err)
@@ -133,6 +173,12 @@ func (s *Store) Seen(ctx context.Context, keyID, nonce string, until time.Time) 
 		s.logger.Info("redisnonce: nonce store answers again", "store", s.name, "refused", s.refused.Swap(0), "unchecked", s.unchecked.Load())
 	}
 	return !set, nil
+}
+
+// abandoned is the error of a check whose request ended first (its
+// client left): no answer, and no sign that the store is down.
+func (s *Store) abandoned(ctx context.Context) error {
+	return fmt.Errorf("%w: request ended before the check: %v", sign.ErrNonceStoreUnavailable, context.Cause(ctx))
 }
 
 // failed answers a check that did not happen.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -370,5 +371,62 @@ func TestBadConfig(t *testing.T) {
 		if err := Check(Config{URL: u}); err != nil {
 			t.Errorf("Check(%s) = %v", u, err)
 		}
+	}
+}
+
+// TestPipelinedAnswers: checks made at once share pipelines, and each
+// gets its own answer: every goroutine's nonce is new the first time and
+// seen the second, whatever batch each check went in.
+func TestPipelinedAnswers(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	s, _ := newStore(t, Config{URL: srv.URL, Timeout: 5 * time.Second})
+	until := time.Now().Add(time.Minute)
+	var wg sync.WaitGroup
+	for i := range 500 {
+		wg.Go(func() {
+			nonce := "n-" + strconv.Itoa(i)
+			for try, want := range []bool{false, true} {
+				if got, err := seen(t, s, "k", nonce, until); got != want || err != nil {
+					t.Errorf("%s, check %d: %v, %v; want %v", nonce, try+1, got, err, want)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestPipelinedTimeout: checks queued behind one that waits for a
+// silent server give up by their own deadline, all of them refused.
+func TestPipelinedTimeout(t *testing.T) {
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, never answered
+		}
+	}()
+	s, _ := newStore(t, Config{URL: "redis://" + silent.Addr().String(), Timeout: 50 * time.Millisecond})
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Go(func() {
+			got, err := seen(t, s, "k", "n-"+strconv.Itoa(i), time.Now().Add(time.Minute))
+			if !errors.Is(err, sign.ErrNonceStoreUnavailable) {
+				t.Errorf("check %d: %v, %v; want ErrNonceStoreUnavailable", i, got, err)
+			}
+		})
+	}
+	wg.Wait()
+	// Far above 50ms for a loaded machine, far below go-redis's own 5s
+	// socket timeouts, which a check left waiting would run into.
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("200 checks took %v with a 50ms timeout", took)
 	}
 }

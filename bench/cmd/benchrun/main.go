@@ -100,6 +100,9 @@ type proc struct {
 	// also are the other processes of a chained setting (the verifying
 	// hop, its Redis), measured and stopped with this one.
 	also []*proc
+	// store is the one of also that is a nonce store (redis-server),
+	// whose share of the CPU time the report gives apart.
+	store *proc
 }
 
 // pids is the process tree of p and of the processes it goes with.
@@ -214,13 +217,18 @@ func run(ctx context.Context, c config) error {
 					cpu = backend
 				}
 				pids := cpu.pids()
-				before := cpuTime(pids)
+				var storePids []int
+				if cpu.store != nil {
+					storePids = cpu.store.pids()
+				}
+				before, storeBefore := cpuTime(pids), cpuTime(storePids)
 				m, err := runWrk(ctx, c, p.proc.url+s.path, s.conns, c.duration)
 				if err != nil {
 					return fmt.Errorf("%s %s: %v", p.name, s.key, err)
 				}
 				if n := m.rps * m.secs; n > 0 {
 					m.cpu = (cpuTime(pids) - before) / n
+					m.storeCPU = (cpuTime(storePids) - storeBefore) / n
 				}
 				res.add(s.key, p.key, m)
 			}
@@ -578,6 +586,7 @@ type measure struct {
 	rps, p50, p99 float64 // req/s, seconds
 	secs          float64 // the run's duration
 	cpu           float64 // CPU seconds the peer (or the backend, direct) spent per request
+	storeCPU      float64 // of cpu, the nonce store's (proc.store)
 	errors        string
 }
 
@@ -667,11 +676,12 @@ func (r results) median(scenario, peer string) (measure, bool) {
 		}
 	}
 	return measure{
-		rps:    pick(func(m measure) float64 { return m.rps }),
-		p50:    pick(func(m measure) float64 { return m.p50 }),
-		p99:    pick(func(m measure) float64 { return m.p99 }),
-		cpu:    pick(func(m measure) float64 { return m.cpu }),
-		errors: strings.Join(errs, " | "),
+		rps:      pick(func(m measure) float64 { return m.rps }),
+		p50:      pick(func(m measure) float64 { return m.p50 }),
+		p99:      pick(func(m measure) float64 { return m.p99 }),
+		cpu:      pick(func(m measure) float64 { return m.cpu }),
+		storeCPU: pick(func(m measure) float64 { return m.storeCPU }),
+		errors:   strings.Join(errs, " | "),
 	}, true
 }
 

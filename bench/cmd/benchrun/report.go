@@ -58,7 +58,11 @@ func render(c config, peers, running []*peer, scenarios []scenario, res results,
 			if s.bytes > 0 {
 				fmt.Fprintf(&b, " %.2f |", m.rps*float64(s.bytes)/1e9)
 			}
-			fmt.Fprintf(&b, " %s | %s | %s | %s | %s | %.1f |\n", ms(m.p50), ms(m.p99), ratio(m.rps, direct), ratio(m.rps, rp), ratio(m.rps, nginx), m.cpu*1e6)
+			cpu := fmt.Sprintf("%.1f", m.cpu*1e6)
+			if m.storeCPU > 0 {
+				cpu += fmt.Sprintf(" (redis-server %.1f)", m.storeCPU*1e6)
+			}
+			fmt.Fprintf(&b, " %s | %s | %s | %s | %s | %s |\n", ms(m.p50), ms(m.p99), ratio(m.rps, direct), ratio(m.rps, rp), ratio(m.rps, nginx), cpu)
 			if m.errors != "" {
 				notes = append(notes, fmt.Sprintf("%s: %s", p.name, m.errors))
 			}

@@ -56,6 +56,9 @@ func verifyingPeer(c config, secret, key, name string, redis bool) *peer {
 			return nil, err
 		}
 		front.also = also
+		if redis {
+			front.store = also[0]
+		}
 		return front, nil
 	}
 	return p
