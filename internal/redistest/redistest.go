@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package redistest starts Debian's redis-server for tests, on a
 // loopback port or a unix socket in the test's temporary directory,
 // never as a system service, and stops it when the test ends. Without

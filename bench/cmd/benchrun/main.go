@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command benchrun runs the side-by-side proxy benchmark: a Go backend,
 // and before it each peer (direct, a byte relay, httputil.ReverseProxy,
 // nginx, HAProxy, Caddy, wsgiproxy in several settings), all on
