@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -159,20 +158,7 @@ func TestVerifierWindow(t *testing.T) {
 // Seen fails within the timeout, closed (503, logged at most every ten
 // seconds) or open (let through, logged and counted each time).
 func TestUnavailable(t *testing.T) {
-	silent, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer silent.Close()
-	go func() {
-		for {
-			c, err := silent.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // held open, never answered
-		}
-	}()
+	silent := silentAddr(t)
 	closedAddr := freeAddr(t)
 	tests := []struct {
 		name, url string
@@ -180,8 +166,8 @@ func TestUnavailable(t *testing.T) {
 	}{
 		{"refused, closed", "redis://" + closedAddr, false},
 		{"refused, open", "redis://" + closedAddr, true},
-		{"silent, closed", "redis://" + silent.Addr().String(), false},
-		{"silent, open", "redis://" + silent.Addr().String(), true},
+		{"silent, closed", "redis://" + silent, false},
+		{"silent, open", "redis://" + silent, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -398,21 +384,8 @@ func TestPipelinedAnswers(t *testing.T) {
 // TestPipelinedTimeout: checks queued behind one that waits for a
 // silent server give up by their own deadline, all of them refused.
 func TestPipelinedTimeout(t *testing.T) {
-	silent, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer silent.Close()
-	go func() {
-		for {
-			c, err := silent.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // held open, never answered
-		}
-	}()
-	s, _ := newStore(t, Config{URL: "redis://" + silent.Addr().String(), Timeout: 50 * time.Millisecond})
+	silent := silentAddr(t)
+	s, _ := newStore(t, Config{URL: "redis://" + silent, Timeout: 50 * time.Millisecond})
 	start := time.Now()
 	var wg sync.WaitGroup
 	for i := range 200 {
