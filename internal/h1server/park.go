@@ -197,9 +197,12 @@ func (p *parking) expire() {
 	p.c.close()
 }
 
-// forget takes the connection out of the poller's set, before it
-// closes or is hijacked.
+// forget takes the connection out of the poller's set and stops its
+// timer, before it closes or is hijacked: neither holds it after.
 func (p *parking) forget() {
+	if p.timer != nil {
+		p.timer.Stop()
+	}
 	if p.registered {
 		pollForget(p)
 		p.registered = false
