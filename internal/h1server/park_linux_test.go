@@ -328,3 +328,37 @@ func TestParkForget(t *testing.T) {
 		})
 	}
 }
+
+// TestParkClosing: a connection that Shutdown marked closed, but did
+// not close yet, when its goroutine parks it, closes instead of
+// parking on a descriptor closed under it, where Shutdown would never
+// claim it again.
+func TestParkClosing(t *testing.T) {
+	srv, addr := startParking(t, nil)
+	c, br := dial(t, addr)
+	readRespAfter(t, c, br, get("/a"))
+	waitFor(t, "parked connection", func() bool { return parked(srv) == 1 })
+	var pc *conn
+	srv.mu.Lock()
+	for c := range srv.conns {
+		pc = c
+	}
+	srv.mu.Unlock()
+	// The connection's goroutine, taken over as the poller would.
+	if !pc.park.claim() {
+		t.Fatal("parked connection not claimed")
+	}
+	// Shutdown's closeIdle marks it closed; its claim fails (the
+	// goroutine has it), so it would close the descriptor next...
+	if !pc.state.CompareAndSwap(stateIdle, stateClosed) || pc.park.claim() {
+		t.Fatal("closeIdle's steps")
+	}
+	// ...but the goroutine (having read nothing) parks it first.
+	pc.park.wait()
+	pc.rwc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+}
