@@ -146,6 +146,15 @@ func (p *parking) await() error {
 // reports false and the caller goes on with it.
 func (p *parking) wait() bool {
 	p.state.Store(parkArming)
+	// Close and Shutdown mark the connection closed, then claim it, then
+	// close its descriptor. A claim made before arming began found the
+	// goroutine running and left the connection to it: parked now, it
+	// would wait on a descriptor closed under it, with no claim to come.
+	if p.c.state.Load() == stateClosed {
+		p.state.Store(parkRunning)
+		p.c.close()
+		return true
+	}
 	if d := p.deadline.Load(); d != 0 {
 		p.timer.Reset(time.Until(time.Unix(0, d)))
 	}
@@ -197,9 +206,12 @@ func (p *parking) expire() {
 	p.c.close()
 }
 
-// forget takes the connection out of the poller's set, before it
-// closes or is hijacked.
+// forget takes the connection out of the poller's set and stops its
+// timer, before it closes or is hijacked: neither holds it after.
 func (p *parking) forget() {
+	if p.timer != nil {
+		p.timer.Stop()
+	}
 	if p.registered {
 		pollForget(p)
 		p.registered = false

@@ -269,3 +269,96 @@ func TestParkShutdown(t *testing.T) {
 		waitFor(t, "connections forgotten", func() bool { srv.mu.Lock(); defer srv.mu.Unlock(); return len(srv.conns) == 0 })
 	}
 }
+
+// TestParkForget: a connection that parked and then ends (its client
+// goes while it is parked, Close comes while a handler runs, a handler
+// hijacks it) leaves neither a pending timer nor an entry in the
+// poller's set behind, either of which would hold it and its Server.
+func TestParkForget(t *testing.T) {
+	tests := []struct {
+		name string
+		end  func(srv *Server, c net.Conn, held, release chan struct{})
+	}{
+		{"client gone while parked", func(_ *Server, c net.Conn, _, _ chan struct{}) { c.Close() }},
+		{"Close while a handler runs", func(srv *Server, c net.Conn, held, release chan struct{}) {
+			io.WriteString(c, get("/hold"))
+			<-held
+			srv.Close()
+			close(release)
+		}},
+		{"hijacked", func(_ *Server, c net.Conn, _, _ chan struct{}) { io.WriteString(c, get("/hijack")) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			held, release := make(chan struct{}), make(chan struct{})
+			var srv *Server
+			addr := startLean(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch r.URL.Path {
+				case "/hold":
+					close(held)
+					<-release
+				case "/hijack":
+					c, _, err := http.NewResponseController(w).Hijack()
+					if err == nil {
+						c.Close()
+					}
+				}
+			}), func(s *Server) { srv, s.IdleTimeout = s, 30*time.Second })
+			c, br := dial(t, addr)
+			readRespAfter(t, c, br, get("/a"))
+			waitFor(t, "parked connection", func() bool { return parked(srv) == 1 })
+			var pc *conn
+			srv.mu.Lock()
+			for c := range srv.conns {
+				pc = c
+			}
+			srv.mu.Unlock()
+			tt.end(srv, c, held, release)
+			waitFor(t, "connection gone", func() bool { srv.mu.Lock(); defer srv.mu.Unlock(); return len(srv.conns) == 0 })
+			if pc.park.timer.Stop() {
+				t.Error("its timer was still pending")
+			}
+			pollerP.mu.Lock()
+			defer pollerP.mu.Unlock()
+			for fd, pk := range pollerP.conns {
+				if pk == &pc.park {
+					t.Errorf("still in the poller's set, as descriptor %d", fd)
+				}
+			}
+		})
+	}
+}
+
+// TestParkClosing: a connection that Shutdown marked closed, but did
+// not close yet, when its goroutine parks it, closes instead of
+// parking on a descriptor closed under it, where Shutdown would never
+// claim it again.
+func TestParkClosing(t *testing.T) {
+	srv, addr := startParking(t, nil)
+	c, br := dial(t, addr)
+	readRespAfter(t, c, br, get("/a"))
+	waitFor(t, "parked connection", func() bool { return parked(srv) == 1 })
+	var pc *conn
+	srv.mu.Lock()
+	for c := range srv.conns {
+		pc = c
+	}
+	srv.mu.Unlock()
+	// The connection's goroutine, taken over as the poller would.
+	if !pc.park.claim() {
+		t.Fatal("parked connection not claimed")
+	}
+	// Shutdown's closeIdle marks it closed; its claim fails (the
+	// goroutine has it), so it would close the descriptor next...
+	if !pc.state.CompareAndSwap(stateIdle, stateClosed) || pc.park.claim() {
+		t.Fatal("closeIdle's steps")
+	}
+	// ...but the goroutine (having read nothing) parks it first.
+	pc.park.wait()
+	pc.rwc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+}

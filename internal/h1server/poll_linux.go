@@ -102,6 +102,7 @@ type pollOps struct {
 	buf             []byte
 	n               int
 	errno           error
+	fd              int32 // the descriptor, once in the poller's set
 }
 
 // initPoll makes a TCP or Unix connection parkable, when the poller
@@ -142,23 +143,28 @@ func (pk *parking) armFd(fd uintptr) {
 		pk.errno = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, int(fd), &ev)
 		return
 	}
+	pk.fd = int32(fd)
 	p.mu.Lock()
-	p.conns[int32(fd)] = pk
+	p.conns[pk.fd] = pk
 	p.mu.Unlock()
 	if pk.errno = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev); pk.errno == nil {
 		pk.registered = true
 	} else {
-		p.remove(int32(fd), pk)
+		p.remove(pk.fd, pk)
 	}
 }
 
-// pollForget takes pk's connection out of the poller's set.
-func pollForget(pk *parking) { pk.raw.Control(pk.forgetFn) }
+// pollForget takes pk's connection out of the poller's set. Once the
+// connection is closed (by Close or Shutdown while a goroutine serves
+// it), Control no longer reaches the descriptor, which closing takes
+// out of the epoll set; the map entry goes here all the same.
+func pollForget(pk *parking) {
+	pk.raw.Control(pk.forgetFn)
+	pollerP.remove(pk.fd, pk)
+}
 
 func (pk *parking) forgetFd(fd uintptr) {
-	p := pollerP
-	syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
-	p.remove(int32(fd), pk)
+	syscall.EpollCtl(pollerP.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
 }
 
 func (p *poller) remove(fd int32, pk *parking) {
