@@ -181,7 +181,9 @@ func TestActiveCheckTakesOutBackendFailingHealthz(t *testing.T) {
 	}
 }
 
+// refusedAddr is a loopback address where nothing listens.
 func refusedAddr(t *testing.T) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -237,16 +239,7 @@ func TestAllBackendsDownAnswers503WithRetryAfter(t *testing.T) {
 // response head in time is answered 504, counts as failing, and is
 // taken out after FailAfter.
 func TestStallingBackendAnswers504AndIsMarkedDown(t *testing.T) {
-	release := make(chan struct{})
-	stall := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	defer stall.Close()
-	defer close(release)
-	pool := poolOf(t, "first", stall.URL)
+	pool := poolOf(t, "first", stallingUpstream(t).URL)
 	pool.FailAfter = 2
 	p := &Proxy{Upstreams: pool, Logger: discardLogger, Timeout: 100 * time.Millisecond}
 	for i, want := range []int{504, 504, 503} {
