@@ -17,10 +17,10 @@
 // has it), and an Unwrap method so that http.ResponseController reaches
 // deadlines and full duplex on the server's own writer.
 //
-// [RequestID] is a separate middleware that gives each request an
-// X-Request-Id; [WithRoute] names the route that serves a request.
+// [RequestIDs] configures a separate middleware that gives each request
+// an X-Request-Id; [WithRoute] names the route that serves a request.
 //
 // A typical stack, outermost first:
 //
-//	observe.Handler(observe.RequestID(trusted, app), accessLog, metrics)
+//	observe.Handler(observe.RequestIDs{Trusted: nets}.Wrap(app), accessLog, metrics)
 package observe

@@ -40,14 +40,13 @@ type handler struct {
 }
 
 // exchange is what Handler keeps for one request, reused across
-// requests: the record, the writer and the body wrappers.
+// requests: the record (whose Trace the request's context points to),
+// the writer and the body wrappers.
 type exchange struct {
 	rec  Record
 	w    writer
 	rf   readerFromWriter
 	body countingBody
-	// trace is the request's Trace, which its context points to.
-	trace wsgiproxy.Trace
 }
 
 var exchanges = sync.Pool{New: func() any { return new(exchange) }}
@@ -66,12 +65,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.Started(rec)
 	}
 
-	r2 := r.WithContext(wsgiproxy.WithTrace(r.Context(), &x.trace))
+	r2 := r.WithContext(wsgiproxy.WithTrace(r.Context(), &rec.Trace))
 	if r.Body != nil && r.Body != http.NoBody {
 		x.body.rc = r.Body
 		r2.Body = &x.body
 	}
-	x.w.w, x.w.trace, x.w.reqHdr = w, &x.trace, r.Header
+	x.w.w, x.w.trace, x.w.reqHdr = w, &rec.Trace, r.Header
 	var rw http.ResponseWriter = &x.w
 	if _, ok := w.(io.ReaderFrom); ok {
 		x.rf.writer = &x.w
@@ -96,7 +95,6 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *handler) finish(x *exchange, r *http.Request, panicked bool) {
 	rec := &x.rec
 	rec.Duration = time.Since(rec.Start)
-	rec.Trace = x.trace
 	rec.BytesIn = x.body.n
 	rec.BytesOut = x.w.written
 	rec.Aborted = panicked || x.w.failed || !x.w.hijacked && r.Context().Err() != nil
@@ -115,9 +113,9 @@ func (h *handler) finish(x *exchange, r *http.Request, panicked bool) {
 	for _, o := range h.obs {
 		o.Observe(rec)
 	}
-	// ServeHTTP and finish set every field of the record; the rest
-	// starts afresh.
-	x.trace, x.w, x.rf, x.body = wsgiproxy.Trace{}, writer{}, readerFromWriter{}, countingBody{}
+	// ServeHTTP and finish set every other field of the record; the
+	// rest starts afresh.
+	rec.Trace, x.w, x.rf, x.body = wsgiproxy.Trace{}, writer{}, readerFromWriter{}, countingBody{}
 	exchanges.Put(x)
 }
 

@@ -72,31 +72,3 @@ func (r *Record) ClientAddr() netip.Addr {
 	}
 	return ap.Addr().Unmap()
 }
-
-// MethodClass is the record's method as a metric label: one of GET,
-// HEAD, POST, PUT, DELETE, PATCH, OPTIONS, CONNECT, and "other" for any
-// other token, so that a client cannot grow the label set.
-func (r *Record) MethodClass() string { return MethodClass(r.Method) }
-
-// MethodClass sorts a request method into the labels of
-// [Record.MethodClass].
-func MethodClass(m string) string {
-	switch m {
-	case "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT":
-		return m
-	}
-	return "other"
-}
-
-// StatusClass is the record's status as "1xx" to "5xx", or "other".
-func (r *Record) StatusClass() string { return StatusClass(r.Status) }
-
-var statusClasses = [...]string{"other", "1xx", "2xx", "3xx", "4xx", "5xx"}
-
-// StatusClass sorts a status code into "1xx" to "5xx", or "other".
-func StatusClass(code int) string {
-	if c := code / 100; c >= 1 && c <= 5 {
-		return statusClasses[c]
-	}
-	return statusClasses[0]
-}

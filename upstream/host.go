@@ -154,7 +154,7 @@ type Host struct {
 
 	// Active checks' consecutive results, written by the checker only.
 	passes, failed int
-	// round_robin's current weight, under the pool's rrMu.
+	// RoundRobin's current weight, under the RoundRobin's mutex.
 	current int
 }
 

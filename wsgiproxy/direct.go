@@ -110,7 +110,7 @@ func (p *Proxy) serveDirect(w http.ResponseWriter, r *http.Request, t *target, b
 	}
 	if err := p.prepare(r, out, t, f.vals[:0]); err != nil {
 		reuse = false
-		p.handleError(w, out.WithContext(context.WithValue(out.Context(), rewriteErrKey{}, err)), err)
+		p.writeError(w, out.WithContext(context.WithValue(out.Context(), rewriteErrKey{}, err)), err, t.name)
 		return nil
 	}
 	// The response header goes straight into the client's when no outer
@@ -135,7 +135,7 @@ func (p *Proxy) serveDirect(w http.ResponseWriter, r *http.Request, t *target, b
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		reuse = false
 		clear(dst)
-		p.handleError(w, out, errors.New("wsgiproxy: 101 Switching Protocols to a request without Upgrade"))
+		p.writeError(w, out, errors.New("wsgiproxy: 101 Switching Protocols to a request without Upgrade"), t.name)
 		return nil
 	}
 

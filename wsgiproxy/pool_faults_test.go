@@ -1,6 +1,7 @@
 package wsgiproxy
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -180,7 +181,9 @@ func TestActiveCheckTakesOutBackendFailingHealthz(t *testing.T) {
 	}
 }
 
+// refusedAddr is a loopback address where nothing listens.
 func refusedAddr(t *testing.T) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -236,16 +239,7 @@ func TestAllBackendsDownAnswers503WithRetryAfter(t *testing.T) {
 // response head in time is answered 504, counts as failing, and is
 // taken out after FailAfter.
 func TestStallingBackendAnswers504AndIsMarkedDown(t *testing.T) {
-	release := make(chan struct{})
-	stall := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	defer stall.Close()
-	defer close(release)
-	pool := poolOf(t, "first", stall.URL)
+	pool := poolOf(t, "first", stallingUpstream(t).URL)
 	pool.FailAfter = 2
 	p := &Proxy{Upstreams: pool, Logger: discardLogger, Timeout: 100 * time.Millisecond}
 	for i, want := range []int{504, 504, 503} {
@@ -423,5 +417,48 @@ func TestReloadDrainsWithoutLosingInFlight(t *testing.T) {
 	}
 	if st := hostStatus(pool, bs[0].addr); st.Name != "" {
 		t.Errorf("the drained backend is still listed: %+v", st)
+	}
+}
+
+// TestUnaskedSwitchingProtocolsNamesTheUpstream guards against the
+// direct path's own 502 (a 101 to a request without Upgrade) naming no
+// upstream when the request went to a host of a pool.
+func TestUnaskedSwitchingProtocolsNamesTheUpstream(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					if line, err := br.ReadString('\n'); err != nil || line == "\r\n" {
+						break
+					}
+				}
+				io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n")
+			}()
+		}
+	}()
+	addr := ln.Addr().String()
+	single, err := NewProxy("http://" + addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	single.Logger = discardLogger
+	pooled := &Proxy{Upstreams: poolOf(t, "first", "http://"+addr), Logger: discardLogger}
+	for name, p := range map[string]*Proxy{"single": single, "pool": pooled} {
+		w := httptest.NewRecorder()
+		p.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+		if want := "wsgiproxy: upstream http://" + addr + ": "; w.Code != 502 || !strings.HasPrefix(w.Body.String(), want) {
+			t.Errorf("%s: %d %q, want 502 starting %q", name, w.Code, w.Body, want)
+		}
 	}
 }

@@ -93,18 +93,14 @@ func (b *backend) target(t *testing.T, weight int) upstream.Target {
 // newPoolProxy is a Proxy over the backends with policy lb.
 func newPoolProxy(t *testing.T, lb string, bs []*backend, tune func(*upstream.Pool)) (*Proxy, *upstream.Pool) {
 	t.Helper()
-	policy, err := upstream.ParsePolicy(lb)
-	if err != nil {
-		t.Fatal(err)
+	specs := make([]string, len(bs))
+	for i, b := range bs {
+		specs[i] = "http://" + b.addr
 	}
-	pool := &upstream.Pool{Name: "test", Policy: policy, Logger: discardLogger}
-	for _, b := range bs {
-		pool.Targets = append(pool.Targets, b.target(t, 1))
-	}
+	pool := poolOf(t, lb, specs...)
 	if tune != nil {
 		tune(pool)
 	}
-	t.Cleanup(func() { pool.Close() })
 	p := &Proxy{Upstreams: pool, Logger: discardLogger, Timeout: 2 * time.Second}
 	if err := p.Validate(); err != nil {
 		t.Fatal(err)

@@ -430,17 +430,24 @@ func TestProxyUnreachable(t *testing.T) {
 	}
 }
 
-func TestProxyTimeout(t *testing.T) {
+// stallingUpstream is an upstream that sends no response head until
+// the test ends (or the request's client goes away).
+func stallingUpstream(t *testing.T) *httptest.Server {
+	t.Helper()
 	release := make(chan struct{})
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-release:
 		case <-r.Context().Done():
-		case <-time.After(10 * time.Second):
 		}
 	}))
-	defer up.Close()
-	defer close(release)
+	t.Cleanup(up.Close)
+	t.Cleanup(func() { close(release) }) // before up.Close, which waits for the handlers
+	return up
+}
+
+func TestProxyTimeout(t *testing.T) {
+	up := stallingUpstream(t)
 	p, _ := NewProxy(up.URL)
 	p.Timeout, p.Logger = 50*time.Millisecond, discardLogger
 	rec := httptest.NewRecorder()

@@ -1,7 +1,6 @@
 package wsgiproxy
 
 import (
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -22,12 +21,7 @@ func TestTrace(t *testing.T) {
 		w.Write([]byte("ok"))
 	}))
 	defer up.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refused := "http://" + ln.Addr().String()
-	ln.Close()
+	refused := "http://" + refusedAddr(t)
 
 	transports := map[string]func() http.RoundTripper{
 		"lean": func() http.RoundTripper {
@@ -126,12 +120,7 @@ func TestTraceMiddleware(t *testing.T) {
 func TestTraceCountsRetries(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
 	defer up.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refused := "http://" + ln.Addr().String()
-	ln.Close()
+	refused := "http://" + refusedAddr(t)
 	for _, tc := range []struct {
 		targets  []string
 		status   int

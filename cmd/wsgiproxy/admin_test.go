@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/wsgiproxy/wsgiproxy-go/admin"
+	"github.com/wsgiproxy/wsgiproxy-go/sign"
 )
 
 // adminURL waits for the "admin listening on URL" line of s.
@@ -318,6 +320,32 @@ func TestAdminReadyzSpawnFailing(t *testing.T) {
 	st := statusJSON(t, adm)
 	if len(st.Children) != 1 || st.Children[0].FailedStarts < 2 || st.Children[0].Pid != 0 || st.Children[0].LastError == "" {
 		t.Errorf("status %+v", st)
+	}
+}
+
+// The status page of proxy and spawn shows the key ids that check
+// inbound signatures (--verify-secret-file) beside those that sign.
+func TestAdminVerifyKeyIDs(t *testing.T) {
+	dir := t.TempDir()
+	verify, signing := filepath.Join(dir, "verify"), filepath.Join(dir, "sign")
+	keygen(t, verify)
+	keygen(t, signing)
+	ids := func(path string) []string {
+		ring, err := sign.NewKeyring(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ring.KeyIDs()
+	}
+	keys := []string{"--verify-secret-file", verify, "--secret-file", signing, "--admin-listen", "127.0.0.1:0"}
+	for _, args := range [][]string{
+		append([]string{"proxy", "--to", "http://127.0.0.1:1"}, keys...),
+		append([]string{"spawn", "--command", "'" + binary + "' nosuchcommand __PORT__"}, keys...),
+	} {
+		st := statusJSON(t, adminURL(t, start(t, args...)))
+		if len(st.Routes) != 1 || !slices.Equal(st.Routes[0].VerifyKeyIDs, ids(verify)) || !slices.Equal(st.Routes[0].SignKeyIDs, ids(signing)) {
+			t.Errorf("%s: routes %+v, want verify %v and sign %v", args[0], st.Routes, ids(verify), ids(signing))
+		}
 	}
 }
 

@@ -79,6 +79,7 @@ func runProxy(ctx context.Context, args []string) error {
 	route := admin.Route{Kind: "proxy", Path: *mount, Target: target, Sign: keysOf(signer)}
 	if mw, err := ff.mw.middleware(); err == nil {
 		route.Trusted, route.TrustedStandard = trustOf(mw)
+		route.Verify = keysOf(mw.Verifier)
 	}
 	if err := al.open(ctx); err != nil {
 		return err

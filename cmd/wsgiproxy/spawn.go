@@ -81,6 +81,7 @@ func runSpawn(ctx context.Context, args []string) error {
 		route := admin.Route{Kind: "spawn", Path: *mount, Target: *cmdline, Sign: keysOf(signer), Spawner: sp}
 		if mw, merr := ff.mw.middleware(); merr == nil {
 			route.Trusted, route.TrustedStandard = trustOf(mw)
+			route.Verify = keysOf(mw.Verifier)
 		}
 		err = af.serveOne(ctx, "spawn", scfg, h, route, al.observers()...)
 	}
