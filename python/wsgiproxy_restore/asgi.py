@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import logging
 from typing import Any, Awaitable, Callable, Dict, List, MutableMapping, Optional, Sequence, Tuple
-from urllib.parse import quote
 
-from .core import Options, RequestView, default_port, path_unescape, restore, split_host_port
+from .core import Options, RequestView, default_port, restore, split_host_port
 from .errors import Refused
+from .percent import escape_path, unescape
 from .verifier import SignedRequest, Verifier
 from .wsgi import _verdict
 
@@ -35,7 +35,6 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger("wsgiproxy_restore")
-_SAFE = "/!$&'()*+,;=:@-._~"
 
 
 def _headers(scope: Scope) -> Dict[str, List[str]]:
@@ -45,16 +44,20 @@ def _headers(scope: Scope) -> Dict[str, List[str]]:
     return out
 
 
+def _wsgi_str(s: str) -> str:
+    """An ASGI string (decoded from UTF-8) as a WSGI string (its bytes as Latin-1)."""
+    return s.encode("utf-8", "surrogateescape").decode("latin-1")
+
+
 def _paths(scope: Scope) -> Tuple[str, str]:
     """(escaped path, decoded path as a WSGI string) of the scope."""
-    path: str = scope.get("path", "")
-    wsgi_path = path.encode("utf-8", "surrogateescape").decode("latin-1")
+    wsgi_path = _wsgi_str(scope.get("path", ""))
     raw = scope.get("raw_path")
     if isinstance(raw, (bytes, bytearray)) and not scope.get("root_path"):
         escaped = bytes(raw).decode("latin-1").partition("?")[0]
-        if path_unescape(escaped) == wsgi_path:
+        if unescape(escaped) == wsgi_path:
             return escaped, wsgi_path
-    return quote(wsgi_path.encode("latin-1"), safe=_SAFE), wsgi_path
+    return escape_path(wsgi_path), wsgi_path
 
 
 class ASGIProxyMiddleware:
@@ -144,7 +147,8 @@ class ASGIProxyMiddleware:
         host = (headers.get("host") or [""])[0]
         escaped, wsgi_path = _paths(scope)
         query = bytes(scope.get("query_string", b"")).decode("latin-1")
-        target = escaped if not scope.get("root_path") else quote(scope.get("root_path", "").encode("utf-8"), safe=_SAFE) + escaped
+        root_path = scope.get("root_path", "")
+        target = escape_path(_wsgi_str(root_path)) + escaped if root_path else escaped
         method = scope.get("method", "GET")
         signed = _verdict(
             self.options.verifier,

@@ -27,6 +27,7 @@ from . import keys as keycodec
 from .errors import Refused, go_quote, go_quote_char, header_error
 from .forwarded import ForwardedElement, parse_forwarded
 from .netaddr import Network, in_networks, is_unix_peer, parse_addr, parse_client_addr, parse_trusted, pick_client
+from .percent import escape_path, unescape
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -212,27 +213,6 @@ def _has_control(s: str) -> bool:
     return any(ord(c) < 0x20 or ord(c) == 0x7F for c in s)
 
 
-_HEXDIGITS = "0123456789abcdefABCDEF"
-
-
-def path_unescape(s: str) -> Optional[str]:
-    """Go's url.PathUnescape on a WSGI string; None for a bad escape."""
-    if "%" not in s:
-        return s
-    out = []
-    i = 0
-    while i < len(s):
-        if s[i] != "%":
-            out.append(s[i])
-            i += 1
-            continue
-        if i + 2 >= len(s) or s[i + 1] not in _HEXDIGITS or s[i + 2] not in _HEXDIGITS:
-            return None
-        out.append(chr(int(s[i + 1 : i + 3], 16)))
-        i += 3
-    return "".join(out)
-
-
 def _cut_path_prefix(escaped: str, prefix: str) -> Optional[str]:
     # Segment by segment against the escaped path, so that %2F never
     # counts as a separator.
@@ -243,7 +223,7 @@ def _cut_path_prefix(escaped: str, prefix: str) -> Optional[str]:
         end = escaped.find("/", pos + 1)
         if end < 0:
             end = len(escaped)
-        got = path_unescape(escaped[pos + 1 : end])
+        got = unescape(escaped[pos + 1 : end])
         if got is None or got != seg:
             return None
         pos = end
@@ -564,7 +544,7 @@ def _clean_script_name(v: str) -> Tuple[str, Optional[str]]:
 
 
 def _set_escaped_path(rs: Restored, escaped: str) -> None:
-    decoded = path_unescape(escaped)
+    decoded = unescape(escaped)
     rs.path = escaped
     rs.path_info = escaped if decoded is None else decoded
     rs.path_changed = True
@@ -602,18 +582,12 @@ def _read_path(known: Dict[str, List[str]], rs: Restored) -> None:
     if v is not None:
         if v != "" and v[0] != "/" or _has_control(v):
             raise header_error("X-WSGIProxy-Path-Info", "%s: want a path starting with / without control bytes" % go_quote(v))
-        rs.path_info, rs.path, rs.path_changed = v, _path_escape(v), True
+        rs.path_info, rs.path, rs.path_changed = v, escape_path(v), True
     v = _first(known, "x-wsgiproxy-query-string")
     if v is not None:
         if _has_control(v) or " " in v or "#" in v:
             raise header_error("X-WSGIProxy-Query-String", "%s: not a raw query string" % go_quote(v))
         rs.query = v
-
-
-def _path_escape(p: str) -> str:
-    from urllib.parse import quote
-
-    return quote(p.encode("latin-1", "replace"), safe="/!$&'()*+,;=:@-._~")
 
 
 def _read_keys(opts: Options, key_headers: List[Tuple[int, int, str, List[str]]], rs: Restored) -> None:

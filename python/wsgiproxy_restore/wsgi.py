@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence
-from urllib.parse import quote
 
 from .core import Options, RequestView, default_port, restore, split_host_port
 from .errors import Refused
+from .percent import escape_path, unescape
 from .verifier import SignatureError, SignedRequest, Verifier
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -55,19 +55,17 @@ def _escaped_path(environ: "Dict[str, Any]") -> str:
     if environ.get("SCRIPT_NAME", "") == "":
         raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
         if isinstance(raw, str) and raw.startswith("/"):
-            from .core import path_unescape
-
             raw_path = raw.partition("?")[0]
-            if path_unescape(raw_path) == path_info:
+            if unescape(raw_path) == path_info:
                 return raw_path
-    return quote(path_info.encode("latin-1", "replace"), safe="/!$&'()*+,;=:@-._~")
+    return escape_path(path_info)
 
 
 def _target(environ: "Dict[str, Any]") -> str:
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if isinstance(raw, str) and raw:
         return raw
-    path = quote((environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1", "replace"), safe="/!$&'()*+,;=:@-._~")
+    path = escape_path(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
     q = environ.get("QUERY_STRING", "")
     return path + ("?" + q if q else "")
 
