@@ -18,14 +18,13 @@ closed before it is accepted (code 1008), which servers answer with 403.
 
 from __future__ import annotations
 
-import logging
-from typing import Any, Awaitable, Callable, Dict, List, MutableMapping, Optional, Sequence, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, MutableMapping, Tuple
 
-from .core import Options, RequestView, default_port, restore, split_host_port
+from .base import Middleware
+from .core import RequestView, default_port, restore, split_host_port
 from .errors import Refused
 from .percent import escape_path, unescape
-from .verifier import SignedRequest, Verifier
-from .wsgi import _verdict
+from .verifier import SignedRequest
 
 __all__ = ["ASGIProxyMiddleware"]
 
@@ -34,7 +33,6 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-log = logging.getLogger("wsgiproxy_restore")
 
 
 def _headers(scope: Scope) -> Dict[str, List[str]]:
@@ -60,50 +58,11 @@ def _paths(scope: Scope) -> Tuple[str, str]:
     return escape_path(wsgi_path), wsgi_path
 
 
-class ASGIProxyMiddleware:
+class ASGIProxyMiddleware(Middleware):
     """Restores the scope a front saw; the options are those of
     :class:`~wsgiproxy_restore.wsgi.WSGIProxyMiddleware`."""
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        trusted: Sequence[str] = (),
-        trusted_standard: Sequence[str] = (),
-        trust_unix: bool = False,
-        secret_files: Sequence[str] = (),
-        max_skew: float = 60,
-        allow_unsigned: bool = False,
-        nonce_store: Any = None,
-        prefix: str = "",
-        pop_prefix: str = "",
-        scheme: str = "",
-        host: str = "",
-        domain: str = "",
-        port: str = "",
-        max_value_size: int = 0,
-        max_key_headers: int = 0,
-        pickles: bool = True,
-        verifier: Optional[Verifier] = None,
-    ) -> None:
-        if verifier is None and secret_files:
-            verifier = Verifier(list(secret_files), max_skew=max_skew, nonces=nonce_store)
-        self.app = app
-        self.options = Options(
-            trusted=trusted,
-            trusted_standard=trusted_standard,
-            trust_unix=trust_unix,
-            verifier=verifier,
-            allow_unsigned=allow_unsigned,
-            prefix=prefix,
-            pop_prefix=pop_prefix,
-            scheme=scheme,
-            host=host,
-            domain=domain,
-            port=port,
-            max_value_size=max_value_size,
-            max_key_headers=max_key_headers,
-            pickles=pickles,
-        )
+    app: ASGIApp
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("type") not in ("http", "websocket"):
@@ -112,17 +71,11 @@ class ASGIProxyMiddleware:
         try:
             scope = self.restore(scope)
         except Refused as e:
-            log.warning(
-                "wsgiproxy: request refused: status=%d remote=%s path=%r err=%s",
-                e.status,
-                (scope.get("client") or ("",))[0],
-                scope.get("path", ""),
-                e.message,
-            )
+            self.log_refusal(e, (scope.get("client") or ("",))[0], scope.get("path", ""))
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
                 return
-            body = (e.message + "\n").encode("utf-8", "replace")
+            body = e.body()
             await send(
                 {
                     "type": "http.response.start",
@@ -150,11 +103,7 @@ class ASGIProxyMiddleware:
         root_path = scope.get("root_path", "")
         target = escape_path(_wsgi_str(root_path)) + escaped if root_path else escaped
         method = scope.get("method", "GET")
-        signed = _verdict(
-            self.options.verifier,
-            self.options.allow_unsigned,
-            SignedRequest(method, host, scheme, target + ("?" + query if query else ""), headers),
-        )
+        signed = self.verdict(SignedRequest(method, host, scheme, target + ("?" + query if query else ""), headers))
         client = scope.get("client")
         rs = restore(
             self.options,
