@@ -38,6 +38,7 @@ __all__ = [
     "Restored",
     "restore",
     "is_context_header",
+    "signed_context_header",
     "is_standard_header",
     "check_prefix",
     "split_host_port",
@@ -77,19 +78,19 @@ _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012
 _PORT = re.compile(r"[+-]?[0-9]+\Z")
 
 
+def signed_context_header(name: str) -> bool:
+    """Whether a lower-case header name must be covered by a signature:
+    Forwarded, X-Forwarded-*, X-Traversal-*, X-WSGIProxy-*, X-Script-Name."""
+    return name in ("forwarded", "x-script-name") or name.startswith(("x-forwarded-", "x-traversal-", "x-wsgiproxy-"))
+
+
 def is_context_header(name: str) -> bool:
     """Whether a lower-case header name carries proxy context (any family).
 
     These are removed from every request before the application sees it:
-    Forwarded, X-Forwarded-*, X-Traversal-*, X-WSGIProxy-*, X-Script-Name,
-    X-Real-IP, Signature and Signature-Input.
+    the signed context headers, X-Real-IP, Signature and Signature-Input.
     """
-    return (
-        name in ("forwarded", "x-script-name", "x-real-ip", "signature", "signature-input")
-        or name.startswith("x-forwarded-")
-        or name.startswith("x-traversal-")
-        or name.startswith("x-wsgiproxy-")
-    )
+    return name in ("x-real-ip", "signature", "signature-input") or signed_context_header(name)
 
 
 def is_standard_header(name: str) -> bool:
