@@ -594,9 +594,9 @@ def _read_path(known: Dict[str, List[str]], rs: Restored) -> None:
 def _read_keys(opts: Options, key_headers: List[Tuple[int, int, str, List[str]]], rs: Restored) -> None:
     got: Dict[str, Any] = {}
     n = 0
-    for _, _, name, vals in key_headers:
+    for kind_index, _, name, vals in key_headers:
         header = canonical_name(name)
-        kind = keycodec.parse_key_header(name)[0]  # type: ignore[index]
+        kind = keycodec.KINDS[kind_index]
         for v in vals:
             if n >= opts.max_key_headers:
                 raise header_error(header, "more than %d key headers" % opts.max_key_headers)
