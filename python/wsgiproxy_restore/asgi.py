@@ -18,14 +18,13 @@ closed before it is accepted (code 1008), which servers answer with 403.
 
 from __future__ import annotations
 
-import logging
-from typing import Any, Awaitable, Callable, Dict, List, MutableMapping, Optional, Sequence, Tuple
-from urllib.parse import quote
+from typing import Any, Awaitable, Callable, Dict, List, MutableMapping, Tuple
 
-from .core import Options, RequestView, default_port, path_unescape, restore, split_host_port
+from .base import Middleware
+from .core import RequestView, default_port, restore, split_host_port
 from .errors import Refused
-from .verifier import SignedRequest, Verifier
-from .wsgi import _verdict
+from .percent import escape_path, unescape
+from .verifier import SignedRequest
 
 __all__ = ["ASGIProxyMiddleware"]
 
@@ -34,8 +33,6 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-log = logging.getLogger("wsgiproxy_restore")
-_SAFE = "/!$&'()*+,;=:@-._~"
 
 
 def _headers(scope: Scope) -> Dict[str, List[str]]:
@@ -45,62 +42,27 @@ def _headers(scope: Scope) -> Dict[str, List[str]]:
     return out
 
 
+def _wsgi_str(s: str) -> str:
+    """An ASGI string (decoded from UTF-8) as a WSGI string (its bytes as Latin-1)."""
+    return s.encode("utf-8", "surrogateescape").decode("latin-1")
+
+
 def _paths(scope: Scope) -> Tuple[str, str]:
     """(escaped path, decoded path as a WSGI string) of the scope."""
-    path: str = scope.get("path", "")
-    wsgi_path = path.encode("utf-8", "surrogateescape").decode("latin-1")
+    wsgi_path = _wsgi_str(scope.get("path", ""))
     raw = scope.get("raw_path")
     if isinstance(raw, (bytes, bytearray)) and not scope.get("root_path"):
         escaped = bytes(raw).decode("latin-1").partition("?")[0]
-        if path_unescape(escaped) == wsgi_path:
+        if unescape(escaped) == wsgi_path:
             return escaped, wsgi_path
-    return quote(wsgi_path.encode("latin-1"), safe=_SAFE), wsgi_path
+    return escape_path(wsgi_path), wsgi_path
 
 
-class ASGIProxyMiddleware:
+class ASGIProxyMiddleware(Middleware):
     """Restores the scope a front saw; the options are those of
     :class:`~wsgiproxy_restore.wsgi.WSGIProxyMiddleware`."""
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        trusted: Sequence[str] = (),
-        trusted_standard: Sequence[str] = (),
-        trust_unix: bool = False,
-        secret_files: Sequence[str] = (),
-        max_skew: float = 60,
-        allow_unsigned: bool = False,
-        nonce_store: Any = None,
-        prefix: str = "",
-        pop_prefix: str = "",
-        scheme: str = "",
-        host: str = "",
-        domain: str = "",
-        port: str = "",
-        max_value_size: int = 0,
-        max_key_headers: int = 0,
-        pickles: bool = True,
-        verifier: Optional[Verifier] = None,
-    ) -> None:
-        if verifier is None and secret_files:
-            verifier = Verifier(list(secret_files), max_skew=max_skew, nonces=nonce_store)
-        self.app = app
-        self.options = Options(
-            trusted=trusted,
-            trusted_standard=trusted_standard,
-            trust_unix=trust_unix,
-            verifier=verifier,
-            allow_unsigned=allow_unsigned,
-            prefix=prefix,
-            pop_prefix=pop_prefix,
-            scheme=scheme,
-            host=host,
-            domain=domain,
-            port=port,
-            max_value_size=max_value_size,
-            max_key_headers=max_key_headers,
-            pickles=pickles,
-        )
+    app: ASGIApp
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("type") not in ("http", "websocket"):
@@ -109,17 +71,11 @@ class ASGIProxyMiddleware:
         try:
             scope = self.restore(scope)
         except Refused as e:
-            log.warning(
-                "wsgiproxy: request refused: status=%d remote=%s path=%r err=%s",
-                e.status,
-                (scope.get("client") or ("",))[0],
-                scope.get("path", ""),
-                e.message,
-            )
+            self.log_refusal(e, (scope.get("client") or ("",))[0], scope.get("path", ""))
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
                 return
-            body = (e.message + "\n").encode("utf-8", "replace")
+            body = e.body()
             await send(
                 {
                     "type": "http.response.start",
@@ -144,13 +100,10 @@ class ASGIProxyMiddleware:
         host = (headers.get("host") or [""])[0]
         escaped, wsgi_path = _paths(scope)
         query = bytes(scope.get("query_string", b"")).decode("latin-1")
-        target = escaped if not scope.get("root_path") else quote(scope.get("root_path", "").encode("utf-8"), safe=_SAFE) + escaped
+        root_path = scope.get("root_path", "")
+        target = escape_path(_wsgi_str(root_path)) + escaped if root_path else escaped
         method = scope.get("method", "GET")
-        signed = _verdict(
-            self.options.verifier,
-            self.options.allow_unsigned,
-            SignedRequest(method, host, scheme, target + ("?" + query if query else ""), headers),
-        )
+        signed = self.verdict(SignedRequest(method, host, scheme, target + ("?" + query if query else ""), headers))
         client = scope.get("client")
         rs = restore(
             self.options,

@@ -27,6 +27,7 @@ from . import keys as keycodec
 from .errors import Refused, go_quote, go_quote_char, header_error
 from .forwarded import ForwardedElement, parse_forwarded
 from .netaddr import Network, in_networks, is_unix_peer, parse_addr, parse_client_addr, parse_trusted, pick_client
+from .percent import escape_path, unescape
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -37,6 +38,7 @@ __all__ = [
     "Restored",
     "restore",
     "is_context_header",
+    "signed_context_header",
     "is_standard_header",
     "check_prefix",
     "split_host_port",
@@ -76,19 +78,19 @@ _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012
 _PORT = re.compile(r"[+-]?[0-9]+\Z")
 
 
+def signed_context_header(name: str) -> bool:
+    """Whether a lower-case header name must be covered by a signature:
+    Forwarded, X-Forwarded-*, X-Traversal-*, X-WSGIProxy-*, X-Script-Name."""
+    return name in ("forwarded", "x-script-name") or name.startswith(("x-forwarded-", "x-traversal-", "x-wsgiproxy-"))
+
+
 def is_context_header(name: str) -> bool:
     """Whether a lower-case header name carries proxy context (any family).
 
     These are removed from every request before the application sees it:
-    Forwarded, X-Forwarded-*, X-Traversal-*, X-WSGIProxy-*, X-Script-Name,
-    X-Real-IP, Signature and Signature-Input.
+    the signed context headers, X-Real-IP, Signature and Signature-Input.
     """
-    return (
-        name in ("forwarded", "x-script-name", "x-real-ip", "signature", "signature-input")
-        or name.startswith("x-forwarded-")
-        or name.startswith("x-traversal-")
-        or name.startswith("x-wsgiproxy-")
-    )
+    return name in ("x-real-ip", "signature", "signature-input") or signed_context_header(name)
 
 
 def is_standard_header(name: str) -> bool:
@@ -212,27 +214,6 @@ def _has_control(s: str) -> bool:
     return any(ord(c) < 0x20 or ord(c) == 0x7F for c in s)
 
 
-_HEXDIGITS = "0123456789abcdefABCDEF"
-
-
-def path_unescape(s: str) -> Optional[str]:
-    """Go's url.PathUnescape on a WSGI string; None for a bad escape."""
-    if "%" not in s:
-        return s
-    out = []
-    i = 0
-    while i < len(s):
-        if s[i] != "%":
-            out.append(s[i])
-            i += 1
-            continue
-        if i + 2 >= len(s) or s[i + 1] not in _HEXDIGITS or s[i + 2] not in _HEXDIGITS:
-            return None
-        out.append(chr(int(s[i + 1 : i + 3], 16)))
-        i += 3
-    return "".join(out)
-
-
 def _cut_path_prefix(escaped: str, prefix: str) -> Optional[str]:
     # Segment by segment against the escaped path, so that %2F never
     # counts as a separator.
@@ -243,7 +224,7 @@ def _cut_path_prefix(escaped: str, prefix: str) -> Optional[str]:
         end = escaped.find("/", pos + 1)
         if end < 0:
             end = len(escaped)
-        got = path_unescape(escaped[pos + 1 : end])
+        got = unescape(escaped[pos + 1 : end])
         if got is None or got != seg:
             return None
         pos = end
@@ -564,7 +545,7 @@ def _clean_script_name(v: str) -> Tuple[str, Optional[str]]:
 
 
 def _set_escaped_path(rs: Restored, escaped: str) -> None:
-    decoded = path_unescape(escaped)
+    decoded = unescape(escaped)
     rs.path = escaped
     rs.path_info = escaped if decoded is None else decoded
     rs.path_changed = True
@@ -602,7 +583,7 @@ def _read_path(known: Dict[str, List[str]], rs: Restored) -> None:
     if v is not None:
         if v != "" and v[0] != "/" or _has_control(v):
             raise header_error("X-WSGIProxy-Path-Info", "%s: want a path starting with / without control bytes" % go_quote(v))
-        rs.path_info, rs.path, rs.path_changed = v, _path_escape(v), True
+        rs.path_info, rs.path, rs.path_changed = v, escape_path(v), True
     v = _first(known, "x-wsgiproxy-query-string")
     if v is not None:
         if _has_control(v) or " " in v or "#" in v:
@@ -610,18 +591,12 @@ def _read_path(known: Dict[str, List[str]], rs: Restored) -> None:
         rs.query = v
 
 
-def _path_escape(p: str) -> str:
-    from urllib.parse import quote
-
-    return quote(p.encode("latin-1", "replace"), safe="/!$&'()*+,;=:@-._~")
-
-
 def _read_keys(opts: Options, key_headers: List[Tuple[int, int, str, List[str]]], rs: Restored) -> None:
     got: Dict[str, Any] = {}
     n = 0
-    for _, _, name, vals in key_headers:
+    for kind_index, _, name, vals in key_headers:
         header = canonical_name(name)
-        kind = keycodec.parse_key_header(name)[0]  # type: ignore[index]
+        kind = keycodec.KINDS[kind_index]
         for v in vals:
             if n >= opts.max_key_headers:
                 raise header_error(header, "more than %d key headers" % opts.max_key_headers)

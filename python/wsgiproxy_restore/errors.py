@@ -22,6 +22,10 @@ class Refused(Exception):
         self.status = status
         self.message = message
 
+    def body(self) -> bytes:
+        """The answer's text/plain body: the message and a newline, in UTF-8."""
+        return (self.message + "\n").encode("utf-8", "replace")
+
 
 def header_error(header: str, problem: str) -> Refused:
     """A 400 for a malformed context header: ``wsgiproxy: HEADER: PROBLEM``."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List, Sequence, Tuple
 
+from .errors import go_quote
+
 __all__ = ["ForwardedElement", "parse_forwarded", "is_token"]
 
 _TCHARS = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -50,8 +52,6 @@ def _unbracket(v: str) -> str:
 
 def parse_forwarded(lines: Sequence[str]) -> List[ForwardedElement]:
     """Parse Forwarded field lines; raises ValueError with the Go text."""
-    from .errors import go_quote
-
     out: List[ForwardedElement] = []
     for line in lines:
         s = line

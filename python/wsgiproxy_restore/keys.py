@@ -16,6 +16,7 @@ import re
 from typing import Any, Callable, Optional, Tuple
 
 from .errors import go_quote
+from .percent import unescape
 
 __all__ = [
     "KINDS",
@@ -34,7 +35,6 @@ KINDS = ("str", "unicode", "json", "pickle")
 
 _KEY_HEADER = re.compile(r"x-wsgiproxy-(str|unicode|json|pickle)-([0-9]+)\Z")
 _SAFE = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-/")
-_HEX = "0123456789abcdefABCDEF"
 _RESERVED = frozenset(
     "REQUEST_METHOD SCRIPT_NAME PATH_INFO QUERY_STRING SERVER_NAME SERVER_PORT "
     "SERVER_PROTOCOL REMOTE_ADDR REMOTE_HOST REMOTE_PORT CONTENT_TYPE CONTENT_LENGTH "
@@ -59,20 +59,10 @@ def quote_key(key: str) -> str:
 
 def unquote_key(s: str) -> str:
     """Reverse :func:`quote_key`; the result is a WSGI (Latin-1) string."""
-    if "%" not in s:
-        return s
-    out = []
-    i = 0
-    while i < len(s):
-        if s[i] != "%":
-            out.append(s[i])
-            i += 1
-            continue
-        if i + 2 >= len(s) or s[i + 1] not in _HEX or s[i + 2] not in _HEX:
-            raise ValueError("bad percent escape in key " + go_quote(s))
-        out.append(chr(int(s[i + 1 : i + 3], 16)))
-        i += 3
-    return "".join(out)
+    key = unescape(s)
+    if key is None:
+        raise ValueError("bad percent escape in key " + go_quote(s))
+    return key
 
 
 def is_reserved_key(key: str) -> bool:

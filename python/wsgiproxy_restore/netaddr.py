@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Iterable, List, Optional, Sequence, Union
 
+from .errors import go_quote
+
 __all__ = ["Network", "parse_trusted", "in_networks", "parse_client_addr", "pick_client", "is_unix_peer"]
 
 Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
@@ -64,8 +66,6 @@ def parse_client_addr(s: str) -> Address:
     Accepted: "1.2.3.4", "1.2.3.4:5678", "::1", "[::1]" and "[::1]:5678".
     Raises ValueError with the Go middleware's text.
     """
-    from .errors import go_quote
-
     s = s.strip()
     inner = s
     if inner.startswith("["):

@@ -12,12 +12,7 @@ from __future__ import annotations
 import heapq
 import threading
 import time
-from typing import Callable, Dict, List, Optional, Tuple
-
-try:  # Python 3.8+: typing.Protocol
-    from typing import Protocol
-except ImportError:  # pragma: no cover
-    Protocol = object  # type: ignore[assignment,misc]
+from typing import Callable, Dict, List, Optional, Protocol, Tuple
 
 __all__ = ["NonceStore", "MemoryNonceStore", "NonceStoreFull", "DEFAULT_MAX_NONCES"]
 

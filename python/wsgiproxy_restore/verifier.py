@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple
 
+from .core import _go_split_host_port, canonical_name, signed_context_header
 from .errors import go_quote
 from .keyring import Keyring
 from .nonces import MemoryNonceStore, NonceStore, NonceStoreFull
@@ -59,16 +60,6 @@ class SignedRequest:
     headers: Dict[str, List[str]]
 
 
-def signed_context_header(name: str) -> bool:
-    """Whether a lower-case header name must be covered by a signature."""
-    return (
-        name in ("forwarded", "x-script-name")
-        or name.startswith("x-forwarded-")
-        or name.startswith("x-traversal-")
-        or name.startswith("x-wsgiproxy-")
-    )
-
-
 def go_duration(seconds: float) -> str:
     """A duration rounded to the second, written as Go's time.Duration writes it."""
     n = int(seconds + 0.5) if seconds >= 0 else -int(-seconds + 0.5)
@@ -85,19 +76,9 @@ def go_duration(seconds: float) -> str:
     return "%s%ds" % (sign, s)
 
 
-def _canonical(name: str) -> str:
-    return "-".join(p[:1].upper() + p[1:] for p in name.split("-"))
-
-
-def _split_host_port(host: str) -> Optional[Tuple[str, str]]:
-    from .core import _go_split_host_port
-
-    return _go_split_host_port(host)
-
-
 def _authority(req: SignedRequest) -> str:
     host = req.host.lower()
-    hp = _split_host_port(host)
+    hp = _go_split_host_port(host)
     if hp is not None:
         h, port = hp
         if port == "" or port == "80" and req.scheme == "http" or port == "443" and req.scheme == "https":
@@ -283,7 +264,7 @@ class Verifier:
                 raise SignatureError("sign: required component not signed: " + c)
         for name in sorted(req.headers):
             if signed_context_header(name) and name not in s.components:
-                raise SignatureError("sign: required component not signed: " + _canonical(name))
+                raise SignatureError("sign: required component not signed: " + canonical_name(name))
         try:
             seen = self.nonces.seen(s.nonce, s.created + self.max_skew)
         except NonceStoreFull as e:

@@ -16,20 +16,19 @@ anyone: list only the networks of your own proxies.
 
 from __future__ import annotations
 
-import logging
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List
 
-from .core import Options, RequestView, default_port, restore, split_host_port
+from .base import Middleware
+from .core import RequestView, default_port, restore, split_host_port
 from .errors import Refused
-from .verifier import SignatureError, SignedRequest, Verifier
+from .percent import escape_path, unescape
+from .verifier import SignedRequest
 
 if TYPE_CHECKING:  # pragma: no cover
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment  # type: ignore[import]
 
 __all__ = ["WSGIProxyMiddleware", "environ_headers", "refusal"]
 
-log = logging.getLogger("wsgiproxy_restore")
 
 
 def environ_headers(environ: "Dict[str, Any]") -> Dict[str, List[str]]:
@@ -55,26 +54,24 @@ def _escaped_path(environ: "Dict[str, Any]") -> str:
     if environ.get("SCRIPT_NAME", "") == "":
         raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
         if isinstance(raw, str) and raw.startswith("/"):
-            from .core import path_unescape
-
             raw_path = raw.partition("?")[0]
-            if path_unescape(raw_path) == path_info:
+            if unescape(raw_path) == path_info:
                 return raw_path
-    return quote(path_info.encode("latin-1", "replace"), safe="/!$&'()*+,;=:@-._~")
+    return escape_path(path_info)
 
 
 def _target(environ: "Dict[str, Any]") -> str:
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if isinstance(raw, str) and raw:
         return raw
-    path = quote((environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1", "replace"), safe="/!$&'()*+,;=:@-._~")
+    path = escape_path(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
     q = environ.get("QUERY_STRING", "")
     return path + ("?" + q if q else "")
 
 
 def refusal(err: Refused, start_response: "StartResponse") -> List[bytes]:
     """Answer a refused request: its status and a text/plain body."""
-    body = (err.message + "\n").encode("utf-8", "replace")
+    body = err.body()
     reason = "Bad Request" if err.status == 400 else "Unauthorized"
     start_response(
         "%d %s" % (err.status, reason),
@@ -87,19 +84,7 @@ def refusal(err: Refused, start_response: "StartResponse") -> List[bytes]:
     return [body]
 
 
-def _verdict(verifier: Optional[Verifier], allow_unsigned: bool, req: SignedRequest) -> Optional[bool]:
-    if verifier is None:
-        return None
-    try:
-        signed = verifier.verify(req)
-    except SignatureError as e:
-        raise Refused(401, "wsgiproxy: signature refused: %s" % e) from None
-    if not signed and not allow_unsigned:
-        raise Refused(401, "wsgiproxy: signature refused: the request is not signed (no Signature header)")
-    return signed
-
-
-class WSGIProxyMiddleware:
+class WSGIProxyMiddleware(Middleware):
     """Restores REMOTE_ADDR, HTTP_HOST, SERVER_NAME/PORT, wsgi.url_scheme,
     SCRIPT_NAME, PATH_INFO, QUERY_STRING and the extra keys a front sent.
 
@@ -157,58 +142,13 @@ class WSGIProxyMiddleware:
         instead of ``secret_files``.
     """
 
-    def __init__(
-        self,
-        app: "WSGIApplication",
-        trusted: Sequence[str] = (),
-        trusted_standard: Sequence[str] = (),
-        trust_unix: bool = False,
-        secret_files: Sequence[str] = (),
-        max_skew: float = 60,
-        allow_unsigned: bool = False,
-        nonce_store: Any = None,
-        prefix: str = "",
-        pop_prefix: str = "",
-        scheme: str = "",
-        host: str = "",
-        domain: str = "",
-        port: str = "",
-        max_value_size: int = 0,
-        max_key_headers: int = 0,
-        pickles: bool = True,
-        verifier: Optional[Verifier] = None,
-    ) -> None:
-        if verifier is None and secret_files:
-            verifier = Verifier(list(secret_files), max_skew=max_skew, nonces=nonce_store)
-        self.app = app
-        self.options = Options(
-            trusted=trusted,
-            trusted_standard=trusted_standard,
-            trust_unix=trust_unix,
-            verifier=verifier,
-            allow_unsigned=allow_unsigned,
-            prefix=prefix,
-            pop_prefix=pop_prefix,
-            scheme=scheme,
-            host=host,
-            domain=domain,
-            port=port,
-            max_value_size=max_value_size,
-            max_key_headers=max_key_headers,
-            pickles=pickles,
-        )
+    app: "WSGIApplication"
 
     def __call__(self, environ: "WSGIEnvironment", start_response: "StartResponse") -> Iterable[bytes]:
         try:
             self.restore(environ)
         except Refused as e:
-            log.warning(
-                "wsgiproxy: request refused: status=%d remote=%s path=%r err=%s",
-                e.status,
-                environ.get("REMOTE_ADDR", ""),
-                environ.get("PATH_INFO", ""),
-                e.message,
-            )
+            self.log_refusal(e, environ.get("REMOTE_ADDR", ""), environ.get("PATH_INFO", ""))
             return refusal(e, start_response)
         return self.app(environ, start_response)
 
@@ -217,11 +157,7 @@ class WSGIProxyMiddleware:
         headers = environ_headers(environ)
         scheme = environ.get("wsgi.url_scheme", "http")
         host = environ.get("HTTP_HOST", "")
-        signed = _verdict(
-            self.options.verifier,
-            self.options.allow_unsigned,
-            SignedRequest(environ.get("REQUEST_METHOD", "GET"), host, scheme, _target(environ), headers),
-        )
+        signed = self.verdict(SignedRequest(environ.get("REQUEST_METHOD", "GET"), host, scheme, _target(environ), headers))
         peer = environ.get("REMOTE_ADDR")
         rs = restore(
             self.options,
