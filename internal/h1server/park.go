@@ -47,8 +47,11 @@ type parking struct {
 	woke       bool      // resumed: the poller saw bytes (or the end) come
 	state      atomic.Int32
 	deadline   atomic.Int64 // when a parked connection times out, Unix ns; 0 never
-	timer      *time.Timer  // runs expire; made at the first park
 	registered bool         // in the poller's set
+	// due and slot are the Server's parkTimeouts', under its lock: the
+	// deadline it holds for the connection, and where (0: none).
+	due  int64
+	slot int
 	pollOps
 }
 
@@ -88,10 +91,6 @@ func (p *parking) park() bool {
 		d = start.Add(t).UnixNano()
 	}
 	p.deadline.Store(d)
-	if p.timer == nil {
-		p.timer = time.AfterFunc(time.Hour, p.expire)
-		p.timer.Stop()
-	}
 	return p.wait()
 }
 
@@ -156,7 +155,9 @@ func (p *parking) wait() bool {
 		return true
 	}
 	if d := p.deadline.Load(); d != 0 {
-		p.timer.Reset(time.Until(time.Unix(0, d)))
+		p.c.s.parked.schedule(p, d)
+	} else {
+		p.c.s.parked.cancel(p)
 	}
 	if err := pollArm(p); err != nil {
 		// Closed meanwhile (by Shutdown or Close).
@@ -190,9 +191,9 @@ func (p *parking) claim() bool {
 	}
 }
 
-// expire runs when the timer fires: it closes a parked connection
-// whose time is up. A timer set for an earlier park may fire late, so
-// the deadline is checked again.
+// expire runs when the connection's deadline comes (parkTimeouts.fire):
+// it closes a parked connection whose time is up. A deadline set for an
+// earlier park may come late, so the deadline is checked again.
 func (p *parking) expire() {
 	if !p.claim() {
 		return
@@ -206,12 +207,14 @@ func (p *parking) expire() {
 	p.c.close()
 }
 
-// forget takes the connection out of the poller's set and stops its
-// timer, before it closes or is hijacked: neither holds it after.
+// forget takes the connection out of the poller's set and its deadline
+// out of the Server's, before it closes or is hijacked: neither holds it
+// after.
 func (p *parking) forget() {
-	if p.timer != nil {
-		p.timer.Stop()
+	if !p.able() {
+		return
 	}
+	p.c.s.parked.cancel(p)
 	if p.registered {
 		pollForget(p)
 		p.registered = false

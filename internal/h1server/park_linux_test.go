@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -272,7 +273,7 @@ func TestParkShutdown(t *testing.T) {
 
 // TestParkForget: a connection that parked and then ends (its client
 // goes while it is parked, Close comes while a handler runs, a handler
-// hijacks it) leaves neither a pending timer nor an entry in the
+// hijacks it) leaves neither a scheduled deadline nor an entry in the
 // poller's set behind, either of which would hold it and its Server.
 func TestParkForget(t *testing.T) {
 	tests := []struct {
@@ -315,8 +316,8 @@ func TestParkForget(t *testing.T) {
 			srv.mu.Unlock()
 			tt.end(srv, c, held, release)
 			waitFor(t, "connection gone", func() bool { srv.mu.Lock(); defer srv.mu.Unlock(); return len(srv.conns) == 0 })
-			if pc.park.timer.Stop() {
-				t.Error("its timer was still pending")
+			if srv.parked.scheduled(&pc.park) {
+				t.Error("its deadline was still scheduled")
 			}
 			pollerP.mu.Lock()
 			defer pollerP.mu.Unlock()
@@ -360,5 +361,66 @@ func TestParkClosing(t *testing.T) {
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
 		t.Errorf("Shutdown: %v", err)
+	}
+}
+
+// TestParkDeadlinesEach: connections parked at different times close
+// each at its own idle timeout, from the one timer of parkTimeouts; a
+// request before it moves a connection's deadline on.
+func TestParkDeadlinesEach(t *testing.T) {
+	const n, idle, step = 12, 600 * time.Millisecond, 40 * time.Millisecond
+	srv, addr := startParking(t, func(s *Server) { s.IdleTimeout, s.ReadHeaderTimeout = idle, 20*time.Second })
+	errs := make(chan error, n)
+	for i := range n {
+		c, br := dial(t, addr)
+		again := i == n/2 // sends a second request before its deadline
+		go func() {
+			if _, err := io.WriteString(c, get("/a")); err != nil {
+				errs <- err
+				return
+			}
+			res, err := http.ReadResponse(br, nil)
+			if err != nil {
+				errs <- err
+				return
+			}
+			io.Copy(io.Discard, res.Body)
+			last := time.Now()
+			if again {
+				time.Sleep(idle / 2)
+				io.WriteString(c, get("/b"))
+				res, err := http.ReadResponse(br, nil)
+				if err != nil {
+					errs <- fmt.Errorf("second request, before the deadline: %v", err)
+					return
+				}
+				io.Copy(io.Discard, res.Body)
+				last = time.Now()
+			}
+			rest, err := io.ReadAll(br)
+			d := time.Since(last)
+			switch {
+			case err != nil || len(rest) > 0:
+				errs <- fmt.Errorf("read %q, %v; want the connection closed", rest, err)
+			case d < idle-20*time.Millisecond:
+				errs <- fmt.Errorf("closed %v after its last response, before the idle timeout", d)
+			case d > idle+2*time.Second:
+				errs <- fmt.Errorf("closed %v after its last response, long after the idle timeout", d)
+			default:
+				errs <- nil
+			}
+		}()
+		time.Sleep(step)
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	waitFor(t, "connections forgotten", func() bool { srv.mu.Lock(); defer srv.mu.Unlock(); return len(srv.conns) == 0 })
+	srv.parked.mu.Lock()
+	defer srv.parked.mu.Unlock()
+	if len(srv.parked.heap) != 0 {
+		t.Errorf("%d deadlines left", len(srv.parked.heap))
 	}
 }

@@ -70,6 +70,7 @@ type Server struct {
 	listeners map[*net.Listener]struct{}
 	conns     map[*conn]struct{}
 	closing   atomic.Bool
+	parked    parkTimeouts // the parked connections' deadlines
 }
 
 // Serve accepts connections on ln and serves each in a goroutine of its
