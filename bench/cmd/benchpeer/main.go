@@ -3,7 +3,7 @@
 // the least a proxy can cost per small request), and the clients of the
 // 1 GiB transfers.
 //
-//	benchpeer backend  --listen ADDR
+//	benchpeer backend  --listen ADDR [--also-on IP,...]
 //	benchpeer revproxy --listen ADDR --to URL
 //	benchpeer relay    --listen ADDR --to URL (Linux)
 //	benchpeer fetch    URL            (GET, discard, print bytes and seconds)
@@ -80,6 +80,7 @@ func serve(ctx context.Context, mode string, args []string) error {
 	fs := flag.NewFlagSet(mode, flag.ExitOnError)
 	listen := fs.String("listen", "127.0.0.1:0", "listen on `HOST:PORT`")
 	to := fs.String("to", "", "revproxy, relay: forward to this `URL`")
+	alsoOn := fs.String("also-on", "", "backend: also listen on these comma-separated `IPS`, at the same port")
 	fs.Parse(args)
 	var h http.Handler
 	if mode == "backend" {
@@ -99,6 +100,19 @@ func serve(ctx context.Context, mode string, args []string) error {
 		return err
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	// More addresses of one process: a pool of backends in the proxy
+	// without more processes on the machine (see wsgi-pool3-one).
+	if *alsoOn != "" {
+		port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+		for ip := range strings.SplitSeq(*alsoOn, ",") {
+			more, err := net.Listen("tcp", net.JoinHostPort(ip, port))
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			go srv.Serve(more)
+		}
+	}
 	fmt.Fprintf(os.Stderr, "listening on http://%s\n", ln.Addr())
 	go func() {
 		<-ctx.Done()

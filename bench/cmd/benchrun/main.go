@@ -21,6 +21,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -310,6 +311,9 @@ func allPeers(c config, secret string) []*peer {
 		&peer{key: "wsgi-pool3", name: "wsgiproxy plain, a pool of 3 backends (default policy)", version: "this tree", start: func(ctx context.Context, _, backend string) (*proc, error) {
 			return startPool(ctx, c, backend)
 		}},
+		&peer{key: "wsgi-pool3-one", name: "wsgiproxy plain, a pool of 3 addresses of one backend process (default policy)", version: "this tree", start: func(ctx context.Context, _, _ string) (*proc, error) {
+			return startPoolOfOne(ctx, c)
+		}},
 		verifyingPeer(c, secret, "wsgi-verify", "wsgiproxy signing → wsgiproxy verifying, memory nonce store", false),
 		verifyingPeer(c, secret, "wsgi-verify-redis", "wsgiproxy signing → wsgiproxy verifying, redis nonce store", true),
 		&peer{key: "wsgi-log", name: "wsgiproxy plain + access log (json, to a file) + metrics", version: "this tree",
@@ -346,6 +350,34 @@ func startPool(ctx context.Context, c config, backend string) (*proc, error) {
 		return nil, err
 	}
 	p.extra = extra
+	return p, nil
+}
+
+// startPoolOfOne starts a backend listening on three loopback
+// addresses and a wsgiproxy proxy with the three as its pool, with the
+// default policy: the pool's work in the proxy, with as many processes
+// on the machine as the plain setting has. (wsgi-pool3's two more Go
+// processes share the cores with the proxy and the load generator.)
+func startPoolOfOne(ctx context.Context, c config) (*proc, error) {
+	b, err := startGo(ctx, c.benchpeer, "backend", "--listen", "127.0.0.2:0", "--also-on", "127.0.0.3,127.0.0.4")
+	if err != nil {
+		return nil, fmt.Errorf("pool backend: %v", err)
+	}
+	u, err := url.Parse(b.url)
+	if err != nil {
+		b.stop()
+		return nil, err
+	}
+	args := []string{"proxy", "--listen", "127.0.0.1:0", "--access-log", "off"}
+	for _, ip := range []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"} {
+		args = append(args, "--to", "http://"+net.JoinHostPort(ip, u.Port()))
+	}
+	p, err := startGo(ctx, c.wsgiproxy, args...)
+	if err != nil {
+		b.stop()
+		return nil, err
+	}
+	p.extra = []*proc{b}
 	return p, nil
 }
 
