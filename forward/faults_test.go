@@ -43,9 +43,11 @@ func stallingUpstream(t *testing.T) string {
 }
 
 func TestUpstreamFaults(t *testing.T) {
+	// The proxy listens first, so that the closed port freed below
+	// cannot become its own.
+	proxy := startProxy(t, &Proxy{Allow: []Rule{mustRule(t, "*:*")}, Timeout: 300 * time.Millisecond})
 	refused := closedPort(t)
 	stalled := stallingUpstream(t)
-	proxy := startProxy(t, &Proxy{Allow: []Rule{mustRule(t, "*:*")}, Timeout: 300 * time.Millisecond})
 	for _, tc := range []struct {
 		name, method, hostport string
 		wantStatus             int
