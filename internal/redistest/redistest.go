@@ -72,29 +72,62 @@ func Start(t testing.TB, o Options) *Server {
 	if o.Password != "" {
 		auth = ":" + o.Password + "@"
 	}
+	var port string // of a TCP server, chosen before it starts
 	switch {
 	case o.Unix:
 		sock := filepath.Join(dir, "redis.sock")
 		s.args = append(s.args, "--port", "0", "--unixsocket", sock, "--unixsocketperm", "700")
 		s.URL = "unix://" + auth + sock
 	case o.TLS:
-		port := freePort(t)
+		port = freePort(t)
 		cert, key := s.makeCerts()
 		s.args = append(s.args, "--port", "0", "--tls-port", port, "--tls-cert-file", cert, "--tls-key-file", key,
 			"--tls-ca-cert-file", s.CAFile, "--tls-auth-clients", "no")
 		s.URL = "rediss://" + auth + "127.0.0.1:" + port
 	default:
-		port := freePort(t)
+		port = freePort(t)
 		s.args = append(s.args, "--port", port)
 		s.URL = "redis://" + auth + "127.0.0.1:" + port
 	}
 	s.args = append([]string{bin}, s.args...)
-	s.start()
+	// Another test's listener can take the free port before redis-server
+	// binds it: then it starts again on another.
+	for attempt := 1; ; attempt++ {
+		log, ok := s.tryStart()
+		if ok || port == "" || attempt == 4 || !strings.Contains(log, "Address already in use") {
+			s.mustHaveStarted(log, ok)
+			break
+		}
+		next := freePort(t)
+		for i, a := range s.args {
+			if a == port {
+				s.args[i] = next
+			}
+		}
+		s.URL = strings.Replace(s.URL, "127.0.0.1:"+port, "127.0.0.1:"+next, 1)
+		port = next
+	}
 	t.Cleanup(s.Kill)
 	return s
 }
 
 func (s *Server) start() {
+	s.t.Helper()
+	s.mustHaveStarted(s.tryStart())
+}
+
+// mustHaveStarted fails the test with redis-server's log unless it
+// started.
+func (s *Server) mustHaveStarted(log string, ok bool) {
+	s.t.Helper()
+	if !ok {
+		s.t.Fatalf("redistest: redis-server did not start:\n%s", log)
+	}
+}
+
+// tryStart starts redis-server and waits until it is ready (ok), or
+// has exited or was not ready in 10 s (killed): its log says why.
+func (s *Server) tryStart() (log string, ok bool) {
 	s.t.Helper()
 	logPath := filepath.Join(s.dir, "redis.log")
 	os.Remove(logPath)
@@ -108,18 +141,19 @@ func (s *Server) start() {
 	s.done = exited
 	go func() { cmd.Wait(); close(exited) }()
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		log, _ := os.ReadFile(logPath)
-		if strings.Contains(strings.ToLower(string(log)), "ready to accept connections") {
-			return
+		b, _ := os.ReadFile(logPath)
+		log = string(b)
+		if strings.Contains(strings.ToLower(log), "ready to accept connections") {
+			return log, true
 		}
 		select {
 		case <-exited:
-			s.t.Fatalf("redistest: redis-server exited at start:\n%s", log)
+			return "exited at start:\n" + log, false
 		case <-time.After(10 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			s.Kill()
-			s.t.Fatalf("redistest: redis-server not ready in 10s:\n%s", log)
+			return "not ready in 10s:\n" + log, false
 		}
 	}
 }
