@@ -28,6 +28,18 @@ func parked(s *Server) int {
 	return n
 }
 
+// parkedConn waits for s's one connection to park and returns it.
+func parkedConn(t *testing.T, s *Server) *conn {
+	t.Helper()
+	waitFor(t, "parked connection", func() bool { return parked(s) == 1 })
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		return c
+	}
+	return nil
+}
+
 // waitFor polls cond for up to 5 seconds.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -307,13 +319,7 @@ func TestParkForget(t *testing.T) {
 			}), func(s *Server) { srv, s.IdleTimeout = s, 30*time.Second })
 			c, br := dial(t, addr)
 			readRespAfter(t, c, br, get("/a"))
-			waitFor(t, "parked connection", func() bool { return parked(srv) == 1 })
-			var pc *conn
-			srv.mu.Lock()
-			for c := range srv.conns {
-				pc = c
-			}
-			srv.mu.Unlock()
+			pc := parkedConn(t, srv)
 			tt.end(srv, c, held, release)
 			waitFor(t, "connection gone", func() bool { srv.mu.Lock(); defer srv.mu.Unlock(); return len(srv.conns) == 0 })
 			if srv.parked.scheduled(&pc.park) {
@@ -338,13 +344,7 @@ func TestParkClosing(t *testing.T) {
 	srv, addr := startParking(t, nil)
 	c, br := dial(t, addr)
 	readRespAfter(t, c, br, get("/a"))
-	waitFor(t, "parked connection", func() bool { return parked(srv) == 1 })
-	var pc *conn
-	srv.mu.Lock()
-	for c := range srv.conns {
-		pc = c
-	}
-	srv.mu.Unlock()
+	pc := parkedConn(t, srv)
 	// The connection's goroutine, taken over as the poller would.
 	if !pc.park.claim() {
 		t.Fatal("parked connection not claimed")
