@@ -424,30 +424,10 @@ func TestReloadDrainsWithoutLosingInFlight(t *testing.T) {
 // direct path's own 502 (a 101 to a request without Upgrade) naming no
 // upstream when the request went to a host of a pool.
 func TestUnaskedSwitchingProtocolsNamesTheUpstream(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					if line, err := br.ReadString('\n'); err != nil || line == "\r\n" {
-						break
-					}
-				}
-				io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n")
-			}()
-		}
-	}()
-	addr := ln.Addr().String()
+	addr := newRawUpstream(t, func(c net.Conn, br *bufio.Reader) {
+		readHead(br)
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n")
+	}).addr
 	single, err := NewProxy("http://" + addr)
 	if err != nil {
 		t.Fatal(err)
