@@ -28,6 +28,13 @@ func parked(s *Server) int {
 	return n
 }
 
+// scheduled reports whether p has a deadline in t.
+func scheduled(t *parkTimeouts, p *parking) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return p.slot > 0
+}
+
 // parkedConn waits for s's one connection to park and returns it.
 func parkedConn(t *testing.T, s *Server) *conn {
 	t.Helper()
@@ -322,7 +329,7 @@ func TestParkForget(t *testing.T) {
 			pc := parkedConn(t, srv)
 			tt.end(srv, c, held, release)
 			waitFor(t, "connection gone", func() bool { srv.mu.Lock(); defer srv.mu.Unlock(); return len(srv.conns) == 0 })
-			if srv.parked.scheduled(&pc.park) {
+			if scheduled(&srv.parked, &pc.park) {
 				t.Error("its deadline was still scheduled")
 			}
 			pollerP.mu.Lock()
@@ -422,5 +429,32 @@ func TestParkDeadlinesEach(t *testing.T) {
 	defer srv.parked.mu.Unlock()
 	if len(srv.parked.heap) != 0 {
 		t.Errorf("%d deadlines left", len(srv.parked.heap))
+	}
+}
+
+// TestParkHeadWithoutTimeout: with no read-header timeout, a connection
+// that parks with part of a head has no deadline: the idle one of its
+// earlier park is taken out, and it is not closed at it.
+func TestParkHeadWithoutTimeout(t *testing.T) {
+	const idle = time.Second
+	srv, addr := startParking(t, func(s *Server) { s.IdleTimeout, s.ReadHeaderTimeout = idle, 0 })
+	c, br := dial(t, addr)
+	readRespAfter(t, c, br, get("/a"))
+	idleSince := time.Now()
+	pc := parkedConn(t, srv)
+	if !scheduled(&srv.parked, &pc.park) {
+		t.Fatal("an idle parked connection has no deadline")
+	}
+	io.WriteString(c, "GET /b HTTP/1.1\r\n")
+	waitFor(t, "parked again with part of a head", func() bool {
+		return parked(srv) == 1 && !scheduled(&srv.parked, &pc.park)
+	})
+	// Not the idle deadline firing and finding none: it was taken out.
+	if d := time.Since(idleSince); d >= idle {
+		t.Fatalf("the idle deadline was still there %v after the response", d)
+	}
+	time.Sleep(idle + idle/2)
+	if got := readRespAfter(t, c, br, "Host: h\r\n\r\n"); got != "200 GET /b  " {
+		t.Errorf("the rest of the head got %q", got)
 	}
 }

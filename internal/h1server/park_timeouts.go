@@ -48,13 +48,6 @@ func (t *parkTimeouts) cancel(p *parking) {
 	t.mu.Unlock()
 }
 
-// scheduled reports whether p has a deadline in t.
-func (t *parkTimeouts) scheduled(p *parking) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return p.slot > 0
-}
-
 // arm sets the timer for d; t.mu is held.
 func (t *parkTimeouts) arm(d int64) {
 	t.next = d
